@@ -1,0 +1,172 @@
+"""Renderings of a run for the command line: readable text, JSON, and the seed notebook's printout."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from engine.scenario import Scenario
+from engine.steps import Run, Step
+
+
+def shape_label(array: np.ndarray) -> str:
+    """``(1×3)`` for a matrix, ``(3)`` for a vector, ``scalar`` for a number."""
+    a = np.asarray(array)
+    return "scalar" if a.ndim == 0 else "(" + "×".join(str(n) for n in a.shape) + ")"
+
+
+def array_text(array: np.ndarray) -> str:
+    """numpy's own printing (precision 8, aligned columns), as the course prints its arrays."""
+    a = np.asarray(array)
+    return str(a[()]) if a.ndim == 0 else np.array2string(a, precision=8, max_line_width=10_000)
+
+
+# --- text --------------------------------------------------------------------------------------------
+
+
+def render_text(run: Run) -> str:
+    sc = run.scenario
+    lines = [f"{sc.name}  ·  {sc.shape}  ·  " + ", ".join(_describe_layers(sc))]
+    if sc.loss:
+        lines[0] += f"  ·  {sc.loss}, learning rate {sc.learning_rate:g}"
+    if sc.path:
+        lines.append(f"file: {sc.path}")
+    lines.append(f"{len(run.steps)} steps")
+    phase = None
+    for step in run.steps:
+        if step.phase != phase:
+            phase = step.phase
+            lines += ["", f"== {phase.upper()} " + "=" * (70 - len(phase))]
+        lines += [""] + _step_text(step)
+    return "\n".join(lines) + "\n"
+
+
+def _describe_layers(sc: Scenario) -> list[str]:
+    return [f"layer {l}: {layer.activation}" for l, layer in enumerate(sc.layers, start=1)]
+
+
+def _step_text(step: Step) -> list[str]:
+    where = f"layer {step.layer}" if step.layer is not None else "output"
+    lines = [f"[{step.index}] {step.phase} · {where} · {step.formula}"]
+    names = list(step.inputs) + [step.name]
+    width = max(len(n) for n in names)
+    shape_width = max(len(shape_label(v)) for v in list(step.inputs.values()) + [step.value])
+    for i, (name, value) in enumerate(list(step.inputs.items()) + [(step.name, step.value)]):
+        arrow = "→ " if i == len(step.inputs) else "  "
+        head = f"   {arrow}{name:<{width}}  {shape_label(value):<{shape_width}}  "
+        body = array_text(value).split("\n")
+        lines.append(head + body[0])
+        lines += [" " * len(head) + row for row in body[1:]]
+    if step.note:
+        lines.append(f"     {step.note}")
+    return lines
+
+
+# --- json --------------------------------------------------------------------------------------------
+
+
+def _plain(array: Any) -> Any:
+    """Nested lists of floats; a non-finite number becomes null so that the output stays valid JSON."""
+    value = np.asarray(array, dtype=np.float64).tolist()
+
+    def clean(v):
+        if isinstance(v, list):
+            return [clean(item) for item in v]
+        return v if math.isfinite(v) else None
+
+    return clean(value)
+
+
+def scenario_dict(sc: Scenario) -> dict:
+    return {
+        "name": sc.name,
+        "description": sc.description,
+        "file": None if sc.path is None else str(sc.path),
+        "shape": sc.shape,
+        "loss": sc.loss,
+        "learning_rate": sc.learning_rate,
+        "x": _plain(sc.x),
+        "d": None if sc.d is None else _plain(sc.d),
+        "layers": [{"W": _plain(l.W), "b": _plain(l.b), "activation": l.activation} for l in sc.layers],
+    }
+
+
+def render_json(run: Run) -> str:
+    steps = [{
+        "index": s.index,
+        "iteration": s.iteration,
+        "phase": s.phase,
+        "layer": s.layer,
+        "name": s.name,
+        "formula": s.formula,
+        "inputs": {k: _plain(v) for k, v in s.inputs.items()},
+        "value": _plain(s.value),
+    } for s in run.steps]
+    return json.dumps({"scenario": scenario_dict(run.scenario), "steps": steps}, indent=1,
+                      ensure_ascii=False, allow_nan=False) + "\n"
+
+
+# --- seed --------------------------------------------------------------------------------------------
+
+
+_SEED_LABELS = {"grad_W": "偏微分_重み", "grad_b": "偏微分_バイアス", "delta": "偏微分_dE/du", "u": "総入力",
+                "z": "中間層出力", "W": "重み", "b": "バイアス"}
+
+
+def _seed_label(name: str, layers: int) -> str:
+    """The course's Japanese label for an array; a one-layer network's labels carry no number."""
+    if name == "y":
+        return "中間層出力" if layers == 1 else "出力1"
+    prefix = name.rstrip("0123456789")
+    return _SEED_LABELS[prefix] + ("" if layers == 1 else name[len(prefix):])
+
+
+def _print_vec(out: list[str], label: str, value: Any) -> None:
+    """The course's print_vec: a label line, numpy's default print, a blank line."""
+    out += [f"*** {label} ***", str(value), ""]
+
+
+def _as_written(sc: Scenario, name: str, array: np.ndarray) -> np.ndarray:
+    """Integers stay integers in print, as numpy prints the course's ``np.array([0, 0, 0, 1])``."""
+    return array.astype(np.int64) if name in sc.integer_arrays else array
+
+
+def render_seed(run: Run) -> str:
+    """The seed notebook's printout: print_vec labels and numpy's default array printing."""
+    sc = run.scenario
+    L = len(sc.layers)
+    by_name = {s.name: s for s in run.steps if s.phase != "update"}
+    updated = {s.name: s.value for s in run.steps if s.phase == "update"}
+    out: list[str] = []
+    with np.printoptions(precision=8, linewidth=75):  # numpy's defaults, whatever the caller set
+        _print_vec(out, "入力", _as_written(sc, "x", sc.x))
+        out.append("##### ネットワークの初期化 #####")
+        for kind in ("W", "b"):
+            for l, layer in enumerate(sc.layers, start=1):
+                _print_vec(out, _seed_label(f"{kind}{l}", L), _as_written(sc, f"{kind}{l}", getattr(layer, kind)))
+        out.append("##### 順伝播開始 #####")
+        for step in run.steps:
+            if step.phase == "forward":
+                _print_vec(out, _seed_label(step.name, L), step.value)
+        out += ["出力合計: " + str(np.sum(by_name["y"].value)), ""]
+        if sc.loss is None:
+            return "\n".join(out)
+        out.append("##### 結果表示 #####")
+        _print_vec(out, "出力", by_name["y"].value)
+        _print_vec(out, "訓練データ", _as_written(sc, "d", sc.d))
+        _print_vec(out, "誤差", by_name["loss"].value[()])
+        out += ["", "##### 誤差逆伝播開始 #####"]
+        for kind in ("delta", "grad_W", "grad_b"):
+            for l in (range(L, 0, -1) if kind == "delta" else range(1, L + 1)):
+                _print_vec(out, _seed_label(f"{kind}{l}", L), by_name[f"{kind}{l}"].value)
+        out += ["##### 結果表示 #####", "##### 更新後パラメータ #####"]
+        for kind in ("W", "b"):
+            for l in range(1, L + 1):
+                _print_vec(out, _seed_label(f"{kind}{l}", L), updated[f"{kind}{l}"])
+    return "\n".join(out)
+
+
+RENDERERS = {"text": render_text, "json": render_json, "seed": render_seed}

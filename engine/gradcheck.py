@@ -1,0 +1,102 @@
+"""Central-difference gradient checks of every gradient step of a run (float64).
+
+Each backward step's array (``delta{l}`` = dE/du{l}, ``grad_W{l}``, ``grad_b{l}``) is compared,
+element by element, with (E(p + h) − E(p − h)) / 2h, where E is recomputed from scratch by the
+forward operations of :mod:`engine.ops`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.ops import ACTIVATIONS, LOSSES
+from engine.steps import Run
+
+#: The finite-difference step.
+H = 1e-5
+#: An element passes when |analytic − numeric| ≤ ATOL·max(1, |E|) + RTOL·max(|analytic|, |numeric|).
+ATOL = 1e-7
+RTOL = 1e-5
+#: ReLU and step have a kink at u = 0; closer than this, finite differences straddle it.
+KINK = 1e-4
+
+
+@dataclass(frozen=True)
+class GradCheck:
+    """The comparison for one gradient step."""
+
+    name: str
+    analytic: np.ndarray
+    numeric: np.ndarray
+    max_abs_error: float
+    max_rel_error: float
+    passed: bool
+
+
+def _loss(run: Run, params: list[list[np.ndarray]], start: int = 0, u_start: np.ndarray | None = None) -> float:
+    """E with the given parameters, optionally starting from a given u of layer ``start`` (0-based)."""
+    sc = run.scenario
+    z = sc.x
+    for i, ((W, b), layer) in enumerate(zip(params, sc.layers)):
+        if i < start:
+            continue
+        u = u_start if (i == start and u_start is not None) else np.dot(z, W) + b
+        z = ACTIVATIONS[layer.activation].forward(u)
+    return float(LOSSES[sc.loss].value(u, z, sc.d))
+
+
+def _numeric(f, array: np.ndarray) -> np.ndarray:
+    """Central differences of f() with respect to every element of ``array`` (perturbed in place)."""
+    out = np.zeros_like(array)
+    for idx in np.ndindex(array.shape):
+        keep = array[idx]
+        array[idx] = keep + H
+        plus = f()
+        array[idx] = keep - H
+        minus = f()
+        array[idx] = keep
+        out[idx] = (plus - minus) / (2 * H)
+    return out
+
+
+def check_gradients(run: Run) -> list[GradCheck]:
+    """Compare every gradient step of the run's first iteration with central differences."""
+    sc = run.scenario
+    if sc.loss is None:
+        return []
+    params = [[layer.W.copy(), layer.b.copy()] for layer in sc.layers]
+    values = {s.name: s for s in run.steps if s.iteration == run.steps[0].iteration}
+    scale = max(1.0, abs(float(values["loss"].value)))
+    results = []
+    for step in run.steps:
+        if step.phase != "backward":
+            continue
+        l = step.layer
+        if step.name.startswith("delta"):
+            u = np.array(values[f"u{l}"].value)
+            numeric = _numeric(lambda: _loss(run, params, l - 1, u), u)
+        else:
+            target = params[l - 1][0 if step.name.startswith("grad_W") else 1]
+            numeric = _numeric(lambda: _loss(run, params), target)
+        analytic = np.asarray(step.value)
+        err = np.abs(analytic - numeric)
+        size = np.maximum(np.abs(analytic), np.abs(numeric))
+        rel = np.divide(err, size, out=np.zeros_like(err), where=size > 0)
+        passed = bool(np.all(err <= ATOL * scale + RTOL * size))
+        results.append(GradCheck(step.name, analytic, numeric, float(err.max()), float(rel.max()), passed))
+    return results
+
+
+def kinks(run: Run) -> list[str]:
+    """The total inputs of ReLU and step layers that lie within KINK of 0, where checks are unreliable."""
+    found = []
+    for step in run.steps:
+        if step.phase == "forward" and step.name.startswith("u"):
+            act = run.scenario.layers[step.layer - 1].activation
+            near = np.abs(step.value) < KINK
+            if act in ("relu", "step") and np.any(near):
+                found.append(f"{step.name} has {int(near.sum())} entr{'y' if near.sum() == 1 else 'ies'} "
+                             f"within {KINK:g} of 0, the kink of {act}, where its derivative is taken as 0")
+    return found

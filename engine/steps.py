@@ -1,0 +1,274 @@
+"""A run as an ordered list of steps, made by really executing each operation in turn.
+
+One iteration is: forward (an affine step and an activation step per layer), the loss, backward
+(delta, grad_W and grad_b per layer, output layer first) and the update (one step per parameter).
+Each step records the named arrays it read and the array it produced, so that any view of the run
+(the text trace, the seed printout, the app's panes) only reads steps and never redoes the maths.
+
+:func:`iteration_steps` is a pure function of the parameters and the batch, so a later training run
+can recompute any iteration from a parameter checkpoint instead of keeping every array.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from engine.ops import ACTIVATIONS, LOSSES, batch_size, seed_cross_entropy
+from engine.scenario import Layer, Scenario
+
+PHASES = ("forward", "loss", "backward", "update")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One operation of a run, with what it read and what it produced."""
+
+    index: int
+    iteration: int
+    phase: str
+    #: The layer the operation belongs to (1-based, as in ``W1``); None for the loss.
+    layer: int | None
+    #: The name of the array produced: ``u1``, ``z1``, ``y``, ``loss``, ``delta2``, ``grad_W1``, ``W1``.
+    name: str
+    #: The operation in the seed's notation: ``u2 = z1·W2 + b2``.
+    formula: str
+    #: The arrays read, by name, in the order the formula reads them (read-only).
+    inputs: Mapping[str, np.ndarray]
+    #: The array produced (a 0-d array for the loss; read-only).
+    value: np.ndarray
+    #: One or two plain sentences on what the step means for these numbers.
+    note: str = ""
+
+
+def _frozen(array) -> np.ndarray:
+    out = np.array(array, dtype=np.float64)
+    out.setflags(write=False)
+    return out
+
+
+def _out_name(l: int, last: int) -> str:
+    return "y" if l == last else f"z{l}"
+
+
+def _in_name(l: int, last: int) -> str:
+    return "x" if l == 1 else _out_name(l - 1, last)
+
+
+def _units(mask: np.ndarray) -> str:
+    """Which units (1-based) a boolean mask over the last axis selects, in words."""
+    idx = [str(i + 1) for i in np.flatnonzero(mask)]
+    return ", ".join(idx) if idx else "none"
+
+
+class _Recorder:
+    def __init__(self, iteration: int, start_index: int):
+        self.iteration = iteration
+        self.steps: list[Step] = []
+        self.start = start_index
+
+    def add(self, phase, layer, name, formula, inputs, value, note="") -> np.ndarray:
+        frozen_inputs = {k: v if isinstance(v, np.ndarray) and not v.flags.writeable else _frozen(v)
+                         for k, v in inputs.items()}
+        value = _frozen(value)
+        self.steps.append(Step(index=self.start + len(self.steps), iteration=self.iteration, phase=phase,
+                               layer=layer, name=name, formula=formula,
+                               inputs=MappingProxyType(frozen_inputs), value=value, note=note))
+        return value
+
+
+def _forward_note(act: str, l: int, u: np.ndarray, z: np.ndarray, out: str) -> str:
+    if act == "relu":
+        dead = u <= 0
+        if np.any(dead):
+            return (f"ReLU keeps u{l} where it is positive and writes 0 elsewhere; "
+                    f"{int(dead.sum())} of {u.size} entries are ≤ 0 and pass no gradient back.")
+        return f"ReLU keeps positive entries and writes 0 for the rest; all of u{l} is positive here."
+    if act == "sigmoid":
+        return f"Sigmoid squashes each entry into (0, 1): {out} = 1 / (1 + exp(−u{l}))."
+    if act == "tanh":
+        return f"tanh squashes each entry into (−1, 1)."
+    if act == "step":
+        return (f"The step function writes 1 where u{l} > 0, else 0. Its derivative is 0, so no gradient "
+                f"will flow back through this layer.")
+    if act == "softmax":
+        sums = np.sum(z, axis=-1)
+        return (f"Softmax turns each row into probabilities: exp(u{l}) / Σ exp(u{l}) (computed after "
+                f"subtracting the row's maximum); each row sums to {float(np.atleast_1d(sums)[0]):.16g}.")
+    return f"The identity activation: {out} = u{l} unchanged (as the seed writes y = u{l})."
+
+
+def _loss_note(loss: str, u, y, d) -> str:
+    if loss == "mse":
+        return "Half the mean of the squared errors over every element of y."
+    if loss == "cross_entropy":
+        seed = seed_cross_entropy(y, d)
+        return (f"log y is taken as log_softmax(u), exactly and with no epsilon. The course's "
+                f"cross_entropy_error adds 1e-7 inside the log and would print {float(seed)!r} here, "
+                f"different from about the 7th significant digit.")
+    seed = seed_cross_entropy(y, d)
+    return (f"log y and log(1 − y) are taken from u (softplus), so they stay finite. The course "
+            f"applies its multi-class cross_entropy_error to one sigmoid unit: it would print {float(seed)!r} "
+            f"here whatever the label, since it reads only y; this loss depends on d.")
+
+
+def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None, loss: str | None,
+                    learning_rate: float | None, iteration: int = 0, start_index: int = 0) -> list[Step]:
+    """Execute one iteration on (x, d) and record every operation as a step.
+
+    Without a loss the iteration is forward only. The update steps produce the new parameters; all of
+    them are computed from gradients of the parameters the iteration started with.
+    """
+    rec = _Recorder(iteration, start_index)
+    last = len(layers)
+    acts = [ACTIVATIONS[layer.activation] for layer in layers]
+    W = [_frozen(layer.W) for layer in layers]
+    b = [_frozen(layer.b) for layer in layers]
+    x = _frozen(x)
+    us: list[np.ndarray] = []
+    zs: list[np.ndarray] = [x]
+
+    with np.errstate(all="ignore"):  # a diverging run shows inf or nan in its steps, not warnings
+        for l in range(1, last + 1):
+            prev, out = _in_name(l, last), _out_name(l, last)
+            u = rec.add("forward", l, f"u{l}", f"u{l} = {prev}·W{l} + b{l}",
+                        {prev: zs[-1], f"W{l}": W[l - 1], f"b{l}": b[l - 1]},
+                        np.dot(zs[-1], W[l - 1]) + b[l - 1],
+                        f"Each unit of {'layer ' + str(l) if l < last else 'the output layer'} adds up its "
+                        f"inputs times its weights, plus its bias.")
+            z = acts[l - 1].forward(u)
+            z = rec.add("forward", l, out, f"{out} = {acts[l - 1].name}(u{l})", {f"u{l}": u}, z,
+                        _forward_note(acts[l - 1].name, l, u, z, out))
+            us.append(u)
+            zs.append(z)
+
+        if loss is None:
+            return rec.steps
+
+        y, u_out = zs[-1], us[-1]
+        d = _frozen(d)
+        fn = LOSSES[loss]
+        loss_inputs = {"y": y, "d": d} if loss == "mse" else {"y": y, "d": d, f"u{last}": u_out}
+        rec.add("loss", None, "loss", fn.formula, loss_inputs, fn.value(u_out, y, d), _loss_note(loss, u_out, y, d))
+
+        grads_W: list[np.ndarray] = [None] * last  # type: ignore[list-item]
+        grads_b: list[np.ndarray] = [None] * last  # type: ignore[list-item]
+        delta = fn.delta(u_out, y, d, acts[-1])
+        delta = rec.add("backward", last, f"delta{last}", _output_delta_formula(loss, acts[-1].name, last),
+                        _output_delta_inputs(loss, acts[-1].name, y, d, u_out, last), delta,
+                        _output_delta_note(loss, acts[-1].name, y, last))
+        for l in range(last, 0, -1):
+            prev = _in_name(l, last)
+            z_prev = zs[l - 1]
+            gW = np.outer(z_prev, delta) if delta.ndim == 1 else np.dot(z_prev.T, delta)
+            grads_W[l - 1] = rec.add("backward", l, f"grad_W{l}", f"grad_W{l} = {prev}ᵀ·delta{l}",
+                                     {prev: z_prev, f"delta{l}": delta}, gW,
+                                     f"Each weight's gradient is the input it multiplies times the delta of "
+                                     f"the unit it feeds{', summed over the batch' if delta.ndim == 2 else ''}.")
+            gb = delta.copy() if delta.ndim == 1 else np.sum(delta, axis=0)
+            grads_b[l - 1] = rec.add("backward", l, f"grad_b{l}",
+                                     f"grad_b{l} = delta{l}" if delta.ndim == 1 else f"grad_b{l} = Σ delta{l}",
+                                     {f"delta{l}": delta}, gb,
+                                     "A bias adds 1 × itself to u, so its gradient is the delta"
+                                     + (" summed over the batch rows." if delta.ndim == 2 else " itself."))
+            if l > 1:
+                delta = _hidden_delta(rec, acts[l - 2].name, l - 1, delta, W[l - 1], us[l - 2], zs[l - 1], last)
+
+        lr = float(learning_rate)
+        for l in range(1, last + 1):
+            for name, old, grad in ((f"W{l}", W[l - 1], grads_W[l - 1]), (f"b{l}", b[l - 1], grads_b[l - 1])):
+                rec.add("update", l, name, f"{name} = {name} − learning_rate·grad_{name}",
+                        {name: old, f"grad_{name}": grad, "learning_rate": np.float64(lr)}, old - lr * grad,
+                        f"Gradient descent: step {name} against its gradient, scaled by the learning "
+                        f"rate {lr:g}.")
+    return rec.steps
+
+
+def _output_delta_formula(loss: str, act: str, l: int) -> str:
+    if loss == "cross_entropy":
+        return f"delta{l} = (y − d) / N"
+    if loss == "binary_cross_entropy" or act == "identity":
+        return f"delta{l} = (y − d) / n"
+    if act == "softmax":
+        return f"delta{l} = softmax_backward(u{l}, (y − d) / n)"
+    return f"delta{l} = (y − d) / n ⊙ {act}'(u{l})"
+
+
+def _output_delta_inputs(loss, act, y, d, u, l):
+    if loss == "mse" and act not in ("identity",):
+        return {"y": y, "d": d, f"u{l}": u}
+    return {"y": y, "d": d}
+
+
+def _output_delta_note(loss: str, act: str, y: np.ndarray, l: int) -> str:
+    n, N = y.size, batch_size(y)
+    if loss == "cross_entropy":
+        return (f"delta{l} = dE/du{l}. With softmax and cross entropy together, the derivative collapses "
+                f"to y − d (each row of d sums to 1), divided by the batch size N = {N}.")
+    if loss == "binary_cross_entropy":
+        return (f"delta{l} = dE/du{l}. With a sigmoid output and binary cross entropy, the sigmoid's "
+                f"slope cancels: y − d, divided by the n = {n} elements averaged in the loss.")
+    base = f"delta{l} = dE/du{l}. The loss averages over n = {n} elements, so dE/dy = (y − d) / {n}"
+    if act == "identity":
+        return base + "; the identity output passes it unchanged."
+    if act == "step":
+        return base + "; step'(u) = 0, so the step output blocks it: delta is all zeros and nothing below learns."
+    return base + f", then through {ACTIVATIONS[act].derivative}."
+
+
+def _hidden_delta(rec: _Recorder, act: str, l: int, delta_above: np.ndarray, W_above: np.ndarray,
+                  u: np.ndarray, z: np.ndarray, last: int) -> np.ndarray:
+    """delta{l} = (delta{l+1}·W{l+1}ᵀ) passed back through layer l's activation."""
+    a = ACTIVATIONS[act]
+    g = np.dot(delta_above, W_above.T)
+    out = _out_name(l, last)
+    inputs = {f"delta{l + 1}": delta_above, f"W{l + 1}": W_above}
+    back = f"delta{l + 1}·W{l + 1}ᵀ"
+    if act == "identity":
+        formula, note = f"delta{l} = {back}", "The identity activation passes the gradient unchanged."
+    elif act == "relu":
+        inputs[f"u{l}"] = u
+        formula = f"delta{l} = ({back}) ⊙ relu'(u{l})"
+        dead = u <= 0
+        if np.any(dead):
+            note = (f"ReLU passes the gradient only where u{l} > 0; where u{l} ≤ 0 "
+                    f"({int(dead.sum())} of {u.size} entries) delta{l} is 0 and those weights do not change.")
+        else:
+            note = f"ReLU passes the gradient only where u{l} > 0; here every entry of u{l} is positive."
+    elif act == "step":
+        inputs[f"u{l}"] = u
+        formula = f"delta{l} = ({back}) ⊙ step'(u{l})"
+        note = (f"step'(u) = 0 everywhere, so the step function blocks the gradient: delta{l} is all zeros "
+                f"and no layer at or below {l} learns from this example.")
+    elif act == "softmax":
+        inputs[out] = z
+        formula = f"delta{l} = softmax_backward({out}, {back})"
+        note = f"The gradient passes back through softmax's Jacobian: {a.derivative}."
+    else:
+        inputs[out] = z
+        formula = f"delta{l} = ({back}) ⊙ {act}'(u{l})"
+        note = f"The gradient flows back through W{l + 1}ᵀ, then through {a.derivative}."
+    return rec.add("backward", l, f"delta{l}", formula, inputs, a.backward(u, z, g), note)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A scenario and every step of its run, in order."""
+
+    scenario: Scenario
+    steps: tuple[Step, ...]
+
+    def final_layers(self) -> tuple[Layer, ...]:
+        """The parameters after the run's updates (the initial ones for a forward-only run)."""
+        new = {s.name: s.value for s in self.steps if s.phase == "update"}
+        return tuple(Layer(W=new.get(f"W{l}", layer.W), b=new.get(f"b{l}", layer.b), activation=layer.activation)
+                     for l, layer in enumerate(self.scenario.layers, start=1))
+
+
+def run(scenario: Scenario) -> Run:
+    """Execute a scenario's iteration and record its steps."""
+    steps = iteration_steps(scenario.layers, scenario.x, scenario.d, scenario.loss, scenario.learning_rate)
+    return Run(scenario=scenario, steps=tuple(steps))
