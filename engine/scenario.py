@@ -124,9 +124,14 @@ class _Reader:
     def number(self, value: Any, key: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(key, f"expected a number, found {_kind(value)}")
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise self.fail(key, f"expected a finite number, found an integer too large for float64 "
+                            f"({len(str(abs(value)))} digits)") from None
+        if not math.isfinite(number):
             raise self.fail(key, f"expected a finite number, found {value}")
-        return float(value)
+        return number
 
     def array(self, value: Any, key: str, ndims: tuple[int, ...], what: str) -> np.ndarray:
         """A 1-D or 2-D array of finite numbers (as allowed by ``ndims``), as float64."""
@@ -138,8 +143,11 @@ class _Reader:
         if rows is None:
             if 1 not in ndims:
                 raise self.fail(key, f"expected {what}, found a vector of {len(value)} numbers")
-            numbers = [self.number(v, f"{key}[{i}]") if not isinstance(v, list) else
-                       self._mixed(key, i) for i, v in enumerate(value)]
+            for i, v in enumerate(value):
+                if isinstance(v, list):
+                    raise self.fail(key, f"expected {what}, found a mix of numbers and lists "
+                                    f"(element 0 is a number, element {i} a list)")
+            numbers = [self.number(v, f"{key}[{i}]") for i, v in enumerate(value)]
             ints = all(isinstance(v, int) and not isinstance(v, bool) for v in value)
             array = np.array(numbers, dtype=np.float64)
         else:
@@ -168,10 +176,6 @@ class _Reader:
         if ints:
             self.integer_arrays.add(key)
         return array
-
-    def _mixed(self, key: str, i: int):
-        raise self.fail(key, f"expected a vector or a matrix, found a mix of numbers and lists "
-                        f"(element {i} is a list)")
 
 
 def parse_scenario(text: str, path: str | Path | None = None) -> Scenario:

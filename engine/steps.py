@@ -172,8 +172,8 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
             grads_b[l - 1] = rec.add("backward", l, f"grad_b{l}",
                                      f"grad_b{l} = delta{l}" if delta.ndim == 1 else f"grad_b{l} = Σ delta{l}",
                                      {f"delta{l}": delta}, gb,
-                                     "A bias adds 1 × itself to u, so its gradient is the delta"
-                                     + (" summed over the batch rows." if delta.ndim == 2 else " itself."))
+                                     "Each bias is added straight into its unit's u, so its gradient is that "
+                                     "unit's delta" + (", summed over the batch." if delta.ndim == 2 else "."))
             if l > 1:
                 delta = _hidden_delta(rec, acts[l - 2].name, l - 1, delta, W[l - 1], us[l - 2], zs[l - 1], last)
 
