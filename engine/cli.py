@@ -48,12 +48,21 @@ def _parser() -> argparse.ArgumentParser:
 def _load(arg: str):
     """Load FILE, falling back to a bundled scenario of that name when no such file exists."""
     from engine.bundled import find_bundled
-    from engine.scenario import load_scenario
+    from engine.scenario import ScenarioError, load_scenario
 
     if not os.path.exists(arg) and os.sep not in arg:
         bundled = find_bundled(arg)
         if bundled is not None:
             return load_scenario(bundled)
+        import difflib
+
+        from engine.bundled import bundled_scenarios
+
+        names = [p.stem for p in bundled_scenarios()]
+        close = difflib.get_close_matches(arg.removesuffix(".toml"), names, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ScenarioError(arg, None, f"no such file, nor a bundled scenario of that name ({hint}"
+                            "`nnstep list` shows them)")
     return load_scenario(arg)
 
 
@@ -108,6 +117,10 @@ def _list(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal that cannot show the seed's Japanese labels gets escapes instead of a crash.
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = _parser().parse_args(argv)
     try:
         from engine.scenario import ScenarioError

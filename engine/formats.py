@@ -12,6 +12,10 @@ from engine.scenario import Scenario
 from engine.steps import Run, Step
 
 
+#: Arrays with more elements than this are summarised with "..." in the text trace (JSON has them all).
+TEXT_THRESHOLD = 100_000
+
+
 def shape_label(array: np.ndarray) -> str:
     """``(1×3)`` for a matrix, ``(3)`` for a vector, ``scalar`` for a number."""
     a = np.asarray(array)
@@ -21,7 +25,8 @@ def shape_label(array: np.ndarray) -> str:
 def array_text(array: np.ndarray) -> str:
     """numpy's own printing (precision 8, aligned columns), as the course prints its arrays."""
     a = np.asarray(array)
-    return str(a[()]) if a.ndim == 0 else np.array2string(a, precision=8, max_line_width=10_000)
+    return str(a[()]) if a.ndim == 0 else np.array2string(a, precision=8, max_line_width=10_000,
+                                                           threshold=TEXT_THRESHOLD)
 
 
 # --- text --------------------------------------------------------------------------------------------
@@ -131,7 +136,8 @@ def _print_vec(out: list[str], label: str, value: Any) -> None:
 
 def _as_written(sc: Scenario, name: str, array: np.ndarray) -> np.ndarray:
     """Integers stay integers in print, as numpy prints the course's ``np.array([0, 0, 0, 1])``."""
-    return array.astype(np.int64) if name in sc.integer_arrays else array
+    exact = name in sc.integer_arrays and bool(np.all(np.abs(array) < 2.0**53))  # ints that float64 holds exactly
+    return array.astype(np.int64) if exact else array
 
 
 def render_seed(run: Run) -> str:

@@ -130,7 +130,8 @@ class _Reader:
             raise self.fail(key, f"expected a finite number, found an integer too large for float64 "
                             f"({len(str(abs(value)))} digits)") from None
         if not math.isfinite(number):
-            raise self.fail(key, f"expected a finite number, found {value}")
+            raise self.fail(key, f"expected a finite number, found {value}"
+                            + (" (a number beyond float64's range reads as inf)" if math.isinf(number) else ""))
         return number
 
     def array(self, value: Any, key: str, ndims: tuple[int, ...], what: str) -> np.ndarray:
@@ -182,6 +183,9 @@ def parse_scenario(text: str, path: str | Path | None = None) -> Scenario:
     """Validate TOML text as a scenario."""
     path = None if path is None else Path(path)
     reader = _Reader(path)
+    if not text.strip():
+        raise reader.fail(None, "the file is empty; expected a scenario: x, and one [[layers]] table per "
+                          "layer with W, b and activation")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -217,7 +221,8 @@ def parse_scenario(text: str, path: str | Path | None = None) -> Scenario:
     if "d" in doc:
         d = reader.array(doc["d"], "d", (1, 2), "the target as a vector or matrix of numbers")
         if d.shape != output_shape:
-            batch = "one sample" if x.ndim == 1 else f"{x.shape[0]} rows, one per sample of x"
+            rows = x.shape[0] if x.ndim == 2 else 1
+            batch = "one sample" if x.ndim == 1 else f"{rows} row{'s' if rows != 1 else ''}, one per sample of x"
             raise reader.fail("d", f"expected shape {_shape_text(output_shape)} like the output ({batch}, "
                               f"{layers[-1].units} units in the last layer; x has shape "
                               f"{_shape_text(x.shape)}), found shape {_shape_text(d.shape)}")
@@ -245,9 +250,13 @@ def _read_layers(reader: _Reader, doc: dict, x: np.ndarray) -> list[Layer]:
         raise reader.fail("layers", "missing; expected one [[layers]] table per layer, each with W, b "
                           "and activation")
     tables = doc["layers"]
-    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+    if not isinstance(tables, list):
         raise reader.fail("layers", f"expected [[layers]] tables (each with W, b and activation), "
                           f"found {_kind(tables)}")
+    for i, table in enumerate(tables):
+        if not isinstance(table, dict):
+            raise reader.fail(f"layers[{i}]", f"expected a [[layers]] table with W, b and activation, "
+                              f"found {_kind(table)}")
     if not tables:
         raise reader.fail("layers", "expected at least one [[layers]] table, found none")
 

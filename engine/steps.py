@@ -73,7 +73,7 @@ class _Recorder:
     def add(self, phase, layer, name, formula, inputs, value, note="") -> np.ndarray:
         frozen_inputs = {k: v if isinstance(v, np.ndarray) and not v.flags.writeable else _frozen(v)
                          for k, v in inputs.items()}
-        value = _frozen(value)
+        value = _frozen(np.asarray(value) + 0.0)  # + 0.0 turns −0.0 into 0.0 and changes nothing else
         self.steps.append(Step(index=self.start + len(self.steps), iteration=self.iteration, phase=phase,
                                layer=layer, name=name, formula=formula,
                                inputs=MappingProxyType(frozen_inputs), value=value, note=note))

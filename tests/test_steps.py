@@ -109,6 +109,8 @@ def test_step_activation_blocks_the_gradient_and_says_so():
     steps = {s.name: s for s in r.steps if s.phase == "backward"}
     assert not np.any(steps["delta1"].value)
     assert not np.any(steps["grad_W1"].value)
+    # x has a negative entry, so x·0 would be −0.0: a student sees 0., never -0.
+    assert not np.any(np.signbit(steps["grad_W1"].value))
     assert "blocks the gradient" in steps["delta1"].note
     assert "step'(u) = 0" in steps["delta1"].note
 
