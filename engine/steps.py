@@ -58,12 +58,6 @@ def _in_name(l: int, last: int) -> str:
     return "x" if l == 1 else _out_name(l - 1, last)
 
 
-def _units(mask: np.ndarray) -> str:
-    """Which units (1-based) a boolean mask over the last axis selects, in words."""
-    idx = [str(i + 1) for i in np.flatnonzero(mask)]
-    return ", ".join(idx) if idx else "none"
-
-
 class _Recorder:
     def __init__(self, iteration: int, start_index: int):
         self.iteration = iteration
@@ -73,7 +67,9 @@ class _Recorder:
     def add(self, phase, layer, name, formula, inputs, value, note="") -> np.ndarray:
         frozen_inputs = {k: v if isinstance(v, np.ndarray) and not v.flags.writeable else _frozen(v)
                          for k, v in inputs.items()}
-        value = _frozen(np.asarray(value) + 0.0)  # + 0.0 turns −0.0 into 0.0 and changes nothing else
+        value = np.array(value, dtype=np.float64)
+        value += 0.0  # turns −0.0 into 0.0 and changes nothing else
+        value.setflags(write=False)
         self.steps.append(Step(index=self.start + len(self.steps), iteration=self.iteration, phase=phase,
                                layer=layer, name=name, formula=formula,
                                inputs=MappingProxyType(frozen_inputs), value=value, note=note))
@@ -101,7 +97,7 @@ def _forward_note(act: str, l: int, u: np.ndarray, z: np.ndarray, out: str) -> s
     return f"The identity activation: {out} = u{l} unchanged (as the seed writes y = u{l})."
 
 
-def _loss_note(loss: str, u, y, d) -> str:
+def _loss_note(loss: str, y: np.ndarray, d: np.ndarray) -> str:
     if loss == "mse":
         return "Half the mean of the squared errors over every element of y."
     if loss == "cross_entropy":
@@ -152,7 +148,7 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
         d = _frozen(d)
         fn = LOSSES[loss]
         loss_inputs = {"y": y, "d": d} if loss == "mse" else {"y": y, "d": d, f"u{last}": u_out}
-        rec.add("loss", None, "loss", fn.formula, loss_inputs, fn.value(u_out, y, d), _loss_note(loss, u_out, y, d))
+        rec.add("loss", None, "loss", fn.formula, loss_inputs, fn.value(u_out, y, d), _loss_note(loss, y, d))
 
         grads_W: list[np.ndarray] = [None] * last  # type: ignore[list-item]
         grads_b: list[np.ndarray] = [None] * last  # type: ignore[list-item]
@@ -182,7 +178,7 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
             for name, old, grad in ((f"W{l}", W[l - 1], grads_W[l - 1]), (f"b{l}", b[l - 1], grads_b[l - 1])):
                 rec.add("update", l, name, f"{name} = {name} − learning_rate·grad_{name}",
                         {name: old, f"grad_{name}": grad, "learning_rate": np.float64(lr)}, old - lr * grad,
-                        f"Gradient descent: step {name} against its gradient, scaled by the learning "
+                        f"Gradient descent: move {name} against its gradient, scaled by the learning "
                         f"rate {lr:g}.")
     return rec.steps
 
