@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,8 @@ from engine.steps import Run, Step
 
 #: Arrays with more elements than this are summarised with "..." in the text trace (JSON has them all).
 TEXT_THRESHOLD = 100_000
+#: Notes in the text trace wrap at this width, so that they read in an ordinary terminal.
+NOTE_WIDTH = 100
 
 
 def shape_label(array: np.ndarray) -> str:
@@ -66,7 +69,7 @@ def _step_text(step: Step) -> list[str]:
         lines.append(head + body[0])
         lines += [" " * len(head) + row for row in body[1:]]
     if step.note:
-        lines.append(f"     {step.note}")
+        lines += textwrap.wrap(step.note, width=NOTE_WIDTH, initial_indent="     ", subsequent_indent="     ")
     return lines
 
 

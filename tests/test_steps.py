@@ -125,5 +125,6 @@ def test_relu_note_counts_units_that_pass_no_gradient():
 
 def test_cross_entropy_note_gives_the_course_value():
     loss = next(s for s in _run("classify_2_3_4").steps if s.name == "loss")
+    assert isinstance(loss.value, np.ndarray) and loss.value.ndim == 0
     assert "0.3234202933601941" in loss.note
     assert "1e-7" in loss.note
