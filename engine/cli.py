@@ -75,6 +75,7 @@ def _trace(args) -> int:
 
 
 def _check(args) -> int:
+    from engine.formats import shape_label
     from engine.gradcheck import ATOL, H, RTOL, check_gradients, kinks
     from engine.steps import run
 
@@ -89,7 +90,6 @@ def _check(args) -> int:
     print()
     width = max(len("array"), *(len(r.name) for r in rows))
     print(f"{'array':<{width}}  {'shape':<7}  {'max abs error':>13}  {'max rel error':>13}  result")
-    from engine.formats import shape_label
     for r in rows:
         print(f"{r.name:<{width}}  {shape_label(r.analytic):<7}  {r.max_abs_error:>13.3e}  "
               f"{r.max_rel_error:>13.3e}  {'pass' if r.passed else 'FAIL'}")
