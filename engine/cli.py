@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 DESCRIPTION = """\
-nnstep: see every number of a small dense network's forward pass, loss, backward pass and update.
-FILE is a scenario file (TOML), or the name of a bundled scenario (see `nnstep list`)."""
+nnstep: see every number of a small dense network's forward pass, loss,
+backward pass and parameter update, one step at a time.
+
+FILE is a scenario file (TOML), or the name of a bundled scenario
+(`nnstep list` shows them)."""
 
 EPILOG = "exit codes: 0 ok · 1 a gradient check failed · 2 bad input or usage"
+TRACE_EPILOG = "exit codes: 0 ok · 2 bad input or usage"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--format", choices=("text", "json", "seed"), default="text",
                        help="text: a readable listing (default) · json: every step as data · "
                             "seed: the course notebook's print_vec layout, to diff against your own")
+    trace.epilog = TRACE_EPILOG
 
     check = verbs.add_parser("check", help="check every gradient against central finite differences",
                              description="Validate the scenario, then compare every gradient step "
@@ -50,6 +56,10 @@ def _load(arg: str):
     from engine.bundled import find_bundled
     from engine.scenario import ScenarioError, load_scenario
 
+    if not os.path.exists(arg) and os.sep in arg and find_bundled(os.path.basename(arg)):
+        name = os.path.basename(arg).removesuffix(".toml")
+        raise ScenarioError(arg, None, f"no such file; a bundled scenario has that name, and "
+                            f"`nnstep trace {name}` opens it from any folder")
     if not os.path.exists(arg) and os.sep not in arg:
         bundled = find_bundled(arg)
         if bundled is not None:
@@ -67,14 +77,20 @@ def _load(arg: str):
 
 
 def _trace(args) -> int:
-    from engine.formats import RENDERERS
+    from engine.formats import RENDERERS, TEXT_WIDTH, render_text
     from engine.steps import run
 
-    sys.stdout.write(RENDERERS[args.format](run(_load(args.file))))
+    result = run(_load(args.file))
+    if args.format == "text":
+        sys.stdout.write(render_text(result, shutil.get_terminal_size((TEXT_WIDTH, 24)).columns))
+    else:
+        sys.stdout.write(RENDERERS[args.format](result))
     return EXIT_OK
 
 
 def _check(args) -> int:
+    import numpy as np
+
     from engine.formats import shape_label
     from engine.gradcheck import ATOL, H, RTOL, check_gradients, kinks
     from engine.steps import run
@@ -85,13 +101,16 @@ def _check(args) -> int:
         print(f"{sc.path}: forward-only scenario (no loss): there are no gradients to check")
         return EXIT_OK
     rows = check_gradients(result)
-    print(f"gradient check of {sc.path} ({sc.shape}, {sc.loss}): central differences, h = {H:g}, float64")
-    print(f"an element passes when |analytic − numeric| ≤ {ATOL:g}·max(1, |loss|) + {RTOL:g}·max(|analytic|, |numeric|)")
+    print(f"gradient check of {sc.path}")
+    print(f"{sc.shape}, {sc.loss}: central differences, h = {H:g}, float64")
+    print(f"an element passes when |analytic − numeric| ≤ {ATOL:g}·max(1, |loss|)")
+    print(f"                                              + {RTOL:g}·max(|analytic|, |numeric|)")
     print()
-    width = max(len("array"), *(len(r.name) for r in rows))
-    print(f"{'array':<{width}}  {'shape':<7}  {'max abs error':>13}  {'max rel error':>13}  result")
+    name_width = max(len("array"), *(len(r.name) for r in rows))
+    shape_width = max(len("shape"), *(len(shape_label(r.analytic)) for r in rows))
+    print(f"{'array':<{name_width}}  {'shape':<{shape_width}}  {'max abs error':>13}  {'max rel error':>13}  result")
     for r in rows:
-        print(f"{r.name:<{width}}  {shape_label(r.analytic):<7}  {r.max_abs_error:>13.3e}  "
+        print(f"{r.name:<{name_width}}  {shape_label(r.analytic):<{shape_width}}  {r.max_abs_error:>13.3e}  "
               f"{r.max_rel_error:>13.3e}  {'pass' if r.passed else 'FAIL'}")
     failed = [r.name for r in rows if not r.passed]
     print()
@@ -99,6 +118,10 @@ def _check(args) -> int:
         print(f"FAILED: {', '.join(failed)} disagree{'s' if len(failed) == 1 else ''} with finite differences")
         for note in kinks(result):
             print(f"note: {note}; finite differences straddle the kink there")
+        overflowed = next((s.name for s in result.steps if not np.all(np.isfinite(s.value))), None)
+        if overflowed:
+            print(f"note: {overflowed} is the first step to overflow (inf or nan): the scenario's numbers "
+                  f"exceed float64's range, so its gradients cannot be checked")
         return EXIT_CHECK_FAILED
     print(f"all {len(rows)} gradients agree with finite differences")
     return EXIT_OK

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import textwrap
 from typing import Any
 
@@ -13,10 +14,8 @@ from engine.scenario import Scenario
 from engine.steps import Run, Step
 
 
-#: Arrays with more elements than this are summarised with "..." in the text trace (JSON has them all).
-TEXT_THRESHOLD = 100_000
-#: Notes in the text trace wrap at this width, so that they read in an ordinary terminal.
-NOTE_WIDTH = 100
+#: The text trace's width when the caller does not give one (a pipe, a file).
+TEXT_WIDTH = 100
 
 
 def shape_label(array: np.ndarray) -> str:
@@ -25,51 +24,62 @@ def shape_label(array: np.ndarray) -> str:
     return "scalar" if a.ndim == 0 else "(" + "×".join(str(n) for n in a.shape) + ")"
 
 
-def array_text(array: np.ndarray) -> str:
-    """numpy's own printing (precision 8, aligned columns), as the course prints its arrays."""
+def array_text(array: np.ndarray, width: int = 75) -> str:
+    """numpy's own printing (precision 8, aligned columns, "..." past 1000 numbers), as the course sees it."""
     a = np.asarray(array)
-    return str(a[()]) if a.ndim == 0 else np.array2string(a, precision=8, max_line_width=10_000,
-                                                           threshold=TEXT_THRESHOLD)
+    return str(a[()]) if a.ndim == 0 else np.array2string(a, precision=8, max_line_width=width)
+
+
+def wrap(text: str, width: int, indent: str = "") -> list[str]:
+    """Wrap prose to ``width`` without breaking a formula such as ``y − d`` across lines."""
+    glued = re.sub(r" ([−+=⊙·/×]) ", "\xa0\\1\xa0", text)
+    lines = textwrap.wrap(glued, width=width, initial_indent=indent, subsequent_indent=indent,
+                          break_on_hyphens=False)
+    return [line.replace("\xa0", " ") for line in lines]
 
 
 # --- text --------------------------------------------------------------------------------------------
 
 
-def render_text(run: Run) -> str:
+def render_text(run: Run, width: int = TEXT_WIDTH) -> str:
+    """Every step with its formula, inputs, result and note, for a terminal ``width`` columns wide."""
     sc = run.scenario
-    lines = [f"{sc.name}  ·  {sc.shape}  ·  " + ", ".join(_describe_layers(sc))]
+    width = max(40, width)
+    acts = " → ".join(layer.activation for layer in sc.layers)
     if sc.loss:
-        lines[0] += f"  ·  {sc.loss}, learning rate {sc.learning_rate:g}"
+        setup = f"{sc.loss}, learning rate {sc.learning_rate:g}"
+    else:
+        unused = [key for key, value in (("d", sc.d), ("learning_rate", sc.learning_rate)) if value is not None]
+        setup = "forward only (no loss key" + (f"; {' and '.join(unused)} not used)" if unused else ")")
+    lines = [sc.name, f"{sc.shape} · {acts} · {setup}"]
     if sc.path:
         lines.append(f"file: {sc.path}")
-    lines.append(f"{len(run.steps)} steps")
+    if sc.description:
+        lines += [""] + wrap(sc.description, min(width, 100))
+    lines += ["", f"{len(run.steps)} steps"]
     phase = None
     for step in run.steps:
         if step.phase != phase:
             phase = step.phase
-            lines += ["", f"== {phase.upper()} " + "=" * (70 - len(phase))]
-        lines += [""] + _step_text(step)
+            lines += ["", f"== {phase.upper()} " + "=" * (min(width, 74) - 4 - len(phase))]
+        lines += [""] + _step_text(step, width)
     return "\n".join(lines) + "\n"
 
 
-def _describe_layers(sc: Scenario) -> list[str]:
-    return [f"layer {l}: {layer.activation}" for l, layer in enumerate(sc.layers, start=1)]
-
-
-def _step_text(step: Step) -> list[str]:
+def _step_text(step: Step, width: int) -> list[str]:
     where = f"layer {step.layer}" if step.layer is not None else "output"
     lines = [f"[{step.index}] {step.phase} · {where} · {step.formula}"]
-    names = list(step.inputs) + [step.name]
-    width = max(len(n) for n in names)
-    shape_width = max(len(shape_label(v)) for v in list(step.inputs.values()) + [step.value])
-    for i, (name, value) in enumerate(list(step.inputs.items()) + [(step.name, step.value)]):
+    arrays = list(step.inputs.items()) + [(step.name, step.value)]
+    name_width = max(len(name) for name, _ in arrays)
+    shape_width = max(len(shape_label(value)) for _, value in arrays)
+    for i, (name, value) in enumerate(arrays):
         arrow = "→ " if i == len(step.inputs) else "  "
-        head = f"   {arrow}{name:<{width}}  {shape_label(value):<{shape_width}}  "
-        body = array_text(value).split("\n")
+        head = f"   {arrow}{name:<{name_width}}  {shape_label(value):<{shape_width}}  "
+        body = array_text(value, max(30, width - len(head))).split("\n")
         lines.append(head + body[0])
         lines += [" " * len(head) + row for row in body[1:]]
     if step.note:
-        lines += textwrap.wrap(step.note, width=NOTE_WIDTH, initial_indent="     ", subsequent_indent="     ")
+        lines += wrap(step.note, min(width, 100), indent="     ")
     return lines
 
 

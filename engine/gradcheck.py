@@ -84,6 +84,7 @@ def check_gradients(run: Run) -> list[GradCheck]:
             err = np.abs(analytic - numeric)
             size = np.maximum(np.abs(analytic), np.abs(numeric))
             rel = np.divide(err, size, out=np.zeros_like(err), where=size > 0)
+            rel[np.isnan(err)] = np.nan
             passed = bool(np.all(err <= ATOL * scale + RTOL * size))
             results.append(GradCheck(step.name, analytic, numeric, float(err.max()), float(rel.max()), passed))
     return results

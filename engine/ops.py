@@ -100,7 +100,7 @@ class Step(Activation):
 
 class Softmax(Activation):
     name = "softmax"
-    derivative = "softmax's Jacobian: dE/du = z ⊙ (g − Σ g⊙z), g = dE/dz, per row"
+    derivative = "softmax's Jacobian, dE/du = z ⊙ (g − Σ g⊙z) per row with g = dE/dz"
 
     def forward(self, u):
         e = np.exp(u - np.max(u, axis=-1, keepdims=True))

@@ -92,7 +92,9 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 
 
 def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    """`` (did you mean 'relu'?)`` for a near miss, case included (``ReLU``, ``w``); else nothing."""
+    same_letters = [c for c in choices if c.lower() == word.lower()]
+    close = same_letters or difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -111,7 +113,11 @@ class _Reader:
             if key not in allowed:
                 name = f"{where}.{key}" if where else key
                 known = ", ".join(allowed)
-                raise self.fail(name, f"unknown key{_suggest(key, allowed)}; the keys here are {known}")
+                message = f"unknown key{_suggest(key, allowed)}; the keys here are {known}"
+                if where and key in TOP_KEYS:
+                    message += (f". '{key}' is a top-level key: in TOML every key after a [[layers]] "
+                                f"header belongs to that layer, so write top-level keys before the first one")
+                raise self.fail(name, message)
 
     def string(self, table: dict, key: str, where: str, default: str | None = None) -> str | None:
         if key not in table:
@@ -277,8 +283,10 @@ def _read_layers(reader: _Reader, doc: dict, x: np.ndarray) -> list[Layer]:
                               f"{_suggest(activation, list(ACTIVATIONS))}; expected one of "
                               f"{', '.join(ACTIVATIONS)}")
         if W.shape[0] != inputs:
+            transposed = " (is W transposed? it needs one row per input, one column per unit)" \
+                if W.shape[1] == inputs else ""
             raise reader.fail(f"{where}.W", f"expected {inputs} rows, one per input ({inputs_from}), "
-                              f"found shape {_shape_text(W.shape)}")
+                              f"found shape {_shape_text(W.shape)}{transposed}")
         if b.shape != (W.shape[1],):
             raise reader.fail(f"{where}.b", f"expected shape {_shape_text((W.shape[1],))}, one bias per "
                               f"unit ({where}.W has shape {_shape_text(W.shape)}), found shape "

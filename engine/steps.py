@@ -11,6 +11,7 @@ can recompute any iteration from a parameter checkpoint instead of keeping every
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping, Sequence
@@ -58,6 +59,11 @@ def _in_name(l: int, last: int) -> str:
     return "x" if l == 1 else _out_name(l - 1, last)
 
 
+def _entries(n: int, total: int) -> str:
+    """``1 of 3 entries is`` / ``2 of 3 entries are``."""
+    return f"{n} of {total} entr{'y' if total == 1 else 'ies'} {'is' if n == 1 else 'are'}"
+
+
 class _Recorder:
     def __init__(self, iteration: int, start_index: int):
         self.iteration = iteration
@@ -70,6 +76,11 @@ class _Recorder:
         value = np.array(value, dtype=np.float64)
         value += 0.0  # turns −0.0 into 0.0 and changes nothing else
         value.setflags(write=False)
+        bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+        if bad:
+            note = (f"Overflow: {_entries(bad, value.size)} of {name} not finite (inf or nan): the numbers "
+                    f"went beyond float64's range (about ±1.8e308), and everything computed from them is "
+                    f"meaningless. " + note)
         self.steps.append(Step(index=self.start + len(self.steps), iteration=self.iteration, phase=phase,
                                layer=layer, name=name, formula=formula,
                                inputs=MappingProxyType(frozen_inputs), value=value, note=note))
@@ -81,7 +92,7 @@ def _forward_note(act: str, l: int, u: np.ndarray, z: np.ndarray, out: str) -> s
         dead = u <= 0
         if np.any(dead):
             return (f"ReLU keeps u{l} where it is positive and writes 0 elsewhere; "
-                    f"{int(dead.sum())} of {u.size} entries are ≤ 0 and pass no gradient back.")
+                    f"{_entries(int(dead.sum()), u.size)} ≤ 0, and those units pass no gradient back.")
         return f"ReLU keeps positive entries and writes 0 for the rest; all of u{l} is positive here."
     if act == "sigmoid":
         return f"Sigmoid squashes each entry into (0, 1): {out} = 1 / (1 + exp(−u{l}))."
@@ -91,24 +102,24 @@ def _forward_note(act: str, l: int, u: np.ndarray, z: np.ndarray, out: str) -> s
         return (f"The step function writes 1 where u{l} > 0, else 0. Its derivative is 0, so no gradient "
                 f"will flow back through this layer.")
     if act == "softmax":
-        sums = np.sum(z, axis=-1)
-        return (f"Softmax turns each row into probabilities: exp(u{l}) / Σ exp(u{l}) (computed after "
-                f"subtracting the row's maximum); each row sums to {float(np.atleast_1d(sums)[0]):.16g}.")
+        return (f"Softmax turns each row into probabilities that sum to 1: exp(u{l}) / Σ exp(u{l}), "
+                f"computed after subtracting the row's maximum so that exp cannot overflow.")
     return f"The identity activation: {out} = u{l} unchanged (as the seed writes y = u{l})."
 
 
 def _loss_note(loss: str, y: np.ndarray, d: np.ndarray) -> str:
     if loss == "mse":
         return "Half the mean of the squared errors over every element of y."
+    seed = float(seed_cross_entropy(y, d))
     if loss == "cross_entropy":
-        seed = seed_cross_entropy(y, d)
-        return (f"log y is taken as log_softmax(u), exactly and with no epsilon. The course's "
-                f"cross_entropy_error adds 1e-7 inside the log and would print {float(seed)!r} here, "
-                f"different from about the 7th significant digit.")
-    seed = seed_cross_entropy(y, d)
-    return (f"log y and log(1 − y) are taken from u (softplus), so they stay finite. The course "
-            f"applies its multi-class cross_entropy_error to one sigmoid unit: it would print {float(seed)!r} "
-            f"here whatever the label, since it reads only y; this loss depends on d.")
+        note = "log y is taken as log_softmax(u), exactly and with no epsilon."
+        course = (f" The course's cross_entropy_error adds 1e-7 inside the log and would print {seed!r} here, "
+                  f"different from about the 7th significant digit.")
+    else:
+        note = "log y and log(1 − y) are taken from u (softplus), so they stay finite."
+        course = (f" The course applies its multi-class cross_entropy_error to one sigmoid unit: it would "
+                  f"print {seed!r} here whatever the label, since it reads only y; this loss depends on d.")
+    return note + (course if math.isfinite(seed) else "")
 
 
 def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None, loss: str | None,
@@ -163,7 +174,9 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
             grads_W[l - 1] = rec.add("backward", l, f"grad_W{l}", f"grad_W{l} = {prev}ᵀ·delta{l}",
                                      {prev: z_prev, f"delta{l}": delta}, gW,
                                      f"Each weight's gradient is the input it multiplies times the delta of "
-                                     f"the unit it feeds{', summed over the batch' if delta.ndim == 2 else ''}.")
+                                     f"the unit it feeds" + (", summed over the batch." if delta.ndim == 2 else
+                                     f". For one sample, {prev} and delta{l} are row vectors, so {prev}ᵀ·delta{l} "
+                                     f"is their outer product, np.outer({prev}, delta{l})."))
             gb = delta.copy() if delta.ndim == 1 else np.sum(delta, axis=0)
             grads_b[l - 1] = rec.add("backward", l, f"grad_b{l}",
                                      f"grad_b{l} = delta{l}" if delta.ndim == 1 else f"grad_b{l} = Σ delta{l}",
@@ -231,18 +244,19 @@ def _hidden_delta(rec: _Recorder, act: str, l: int, delta_above: np.ndarray, W_a
         dead = u <= 0
         if np.any(dead):
             note = (f"ReLU passes the gradient only where u{l} > 0; where u{l} ≤ 0 "
-                    f"({int(dead.sum())} of {u.size} entries) delta{l} is 0 and those weights do not change.")
+                    f"({_entries(int(dead.sum()), u.size)}) delta{l} is 0 and those units' weights get no "
+                    f"gradient.")
         else:
             note = f"ReLU passes the gradient only where u{l} > 0; here every entry of u{l} is positive."
     elif act == "step":
         inputs[f"u{l}"] = u
         formula = f"delta{l} = ({back}) ⊙ step'(u{l})"
-        note = (f"step'(u) = 0 everywhere, so the step function blocks the gradient: delta{l} is all zeros "
-                f"and no layer at or below {l} learns from this example.")
+        note = (f"step'(u) = 0 everywhere, so the step function blocks the gradient: delta{l} is all zeros, "
+                f"and W{l}, b{l} and every layer below get zero gradients from this example.")
     elif act == "softmax":
         inputs[out] = z
         formula = f"delta{l} = softmax_backward({out}, {back})"
-        note = f"The gradient passes back through softmax's Jacobian: {a.derivative}."
+        note = f"The gradient flows back through W{l + 1}ᵀ, then through {a.derivative}."
     else:
         inputs[out] = z
         formula = f"delta{l} = ({back}) ⊙ {act}'(u{l})"

@@ -28,7 +28,8 @@ STEP_KEYS = {"index", "iteration", "phase", "layer", "name", "formula", "inputs"
 def cli_run(*args: str | Path, cwd: Path | None = None, **env) -> subprocess.CompletedProcess:
     """``python -m engine.cli ARGS`` with its output captured as UTF-8 text."""
     return subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+                          capture_output=True, text=True, encoding="utf-8", timeout=120,
+                          env={**os.environ, **env})
 
 
 def cli_json(name: str) -> dict:
@@ -415,3 +416,54 @@ def test_a_non_utf8_stdout_gives_no_traceback():
     err = result.stderr.decode("utf-8", "replace")
     assert "Traceback" not in err, err
     assert result.returncode in (0, 2)
+
+
+# --- reading the text trace in a terminal ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+@pytest.mark.parametrize("name", ["classify_2_3_4", "binary_2_3_1", "three_layer"])
+def test_text_trace_fits_the_terminal_width(name, columns):
+    result = cli_run("trace", name, COLUMNS=str(columns))
+    assert result.returncode == 0
+    too_long = [line for line in result.stdout.splitlines() if len(line) > columns]
+    assert not too_long, too_long
+
+
+def test_notes_never_break_a_formula_across_lines():
+    out = cli_run("trace", "binary_2_3_1", COLUMNS="80").stdout
+    assert not any(line.rstrip().endswith((" y", "−")) for line in out.splitlines())
+    assert "y − d" in out
+
+
+def test_text_trace_shows_the_description_and_what_a_forward_only_run_ignores(tmp_path):
+    out = cli_run("trace", "classify_2_3_4").stdout
+    assert "Softmax turns u2 into probabilities" in out
+    path = tmp_path / "no_loss.toml"
+    path.write_text("learning_rate = 0.1\nx = [1.0]\nd = [2.0]\n[[layers]]\nW = [[1.0]]\nb = [0.0]\n"
+                    'activation = "identity"\n', encoding="utf-8")
+    out = cli_run("trace", path).stdout
+    assert "forward only (no loss key; d and learning_rate not used)" in out
+
+
+def _overflowing(tmp_path) -> Path:
+    path = tmp_path / "overflow.toml"
+    path.write_text('loss = "mse"\nlearning_rate = 0.1\nx = [1e200, 2e200]\nd = [1.0]\n[[layers]]\n'
+                    'W = [[1e200], [1e200]]\nb = [0.0]\nactivation = "identity"\n', encoding="utf-8")
+    return path
+
+
+def test_overflow_is_named_in_the_trace_and_the_check(tmp_path):
+    path = _overflowing(tmp_path)
+    trace = cli_run("trace", path)
+    assert trace.returncode == 0 and trace.stderr == ""
+    assert "Overflow: 1 of 1 entry is" in trace.stdout and "u1" in trace.stdout
+    check = cli_run("check", path)
+    assert check.returncode == 1 and check.stderr == ""
+    assert "note: u1 is the first step to overflow" in check.stdout
+
+
+def test_a_bundled_scenario_path_outside_the_repository_points_to_its_name(tmp_path):
+    result = cli_run("trace", "scenarios/backprop_2_3_2.toml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "`nnstep trace backprop_2_3_2`" in result.stderr

@@ -187,6 +187,13 @@ CASES = [
          sub(LOSS, 'loss = "binary_cross_entropy"', ACT2, 'activation = "sigmoid"', D, "d = [0, -0.5, 1, 1]"), "d",
          ("between 0 and 1", "-0.5")),
     # --- layers that are not an array of tables --------------------------------------------------
+    Case("activation_in_capitals", sub(ACT1, 'activation = "ReLU"'), "layers[0].activation",
+         ("unknown activation 'ReLU'", "did you mean 'relu'")),
+    Case("lowercase_w", sub(W1, W1.replace("W =", "w =")), "layers[0].w", ("unknown key", "did you mean 'W'")),
+    Case("top_level_key_after_layers", lambda t: t.replace(LOSS + "   ", "#", 1) + LOSS + "\n",
+         "layers[1].loss", ("top-level key", "before the first")),
+    Case("W_transposed", sub(W1, "W = [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]"), "layers[0].W",
+         ("expected 2 rows", "(3, 2)", "transposed")),
     Case("layers_is_a_list_of_numbers", lambda t: HEADER + "layers = [1, 2]\n", "layers[0]",
          ("[[layers]] table", "found a number (1)")),
     Case("layers_is_a_string", lambda t: HEADER + 'layers = "relu, softmax"\n', "layers", ("[[layers]]", "string")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -36,7 +37,8 @@ def _readme_example_lines(command: str) -> list[str]:
 def test_readme_trace_example_is_what_nnstep_prints():
     lines = _readme_example_lines("nnstep trace scenarios/backprop_2_3_2.toml")
     out = subprocess.run([sys.executable, "-m", "engine.cli", "trace", "scenarios/backprop_2_3_2.toml"],
-                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()
+                         cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={**os.environ, "COLUMNS": "100"}).stdout.splitlines()
     # Every run of lines between the README's "…" elisions appears in the real output, in order.
     chunks, chunk = [], []
     for line in lines:

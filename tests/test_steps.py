@@ -120,7 +120,7 @@ def test_relu_note_counts_units_that_pass_no_gradient():
     delta1 = next(s for s in r.steps if s.name == "delta1")
     # u1 = [0.5·1 − 1·0.5 + 0.1, −0.5 − 0.25 + 0.2] = [0.1, −0.55]: the second unit is shut.
     assert delta1.value[1] == 0.0 and not np.signbit(delta1.value[1])
-    assert "1 of 2 entries" in delta1.note
+    assert "1 of 2 entries is" in delta1.note
 
 
 def test_cross_entropy_note_gives_the_course_value():
