@@ -51,36 +51,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(arg: str):
+def _load(arg: str, verb: str):
     """Load FILE, falling back to a bundled scenario of that name when no such file exists."""
-    from engine.bundled import find_bundled
+    from engine.bundled import bundled_scenarios, find_bundled
     from engine.scenario import ScenarioError, load_scenario
 
-    if not os.path.exists(arg) and os.sep in arg and find_bundled(os.path.basename(arg)):
+    if os.path.exists(arg):
+        return load_scenario(arg)
+    if os.sep in arg:
         name = os.path.basename(arg).removesuffix(".toml")
-        raise ScenarioError(arg, None, f"no such file; a bundled scenario has that name, and "
-                            f"`nnstep trace {name}` opens it from any folder")
-    if not os.path.exists(arg) and os.sep not in arg:
-        bundled = find_bundled(arg)
-        if bundled is not None:
-            return load_scenario(bundled)
-        import difflib
+        if find_bundled(name):
+            raise ScenarioError(arg, None, f"no such file; a bundled scenario has that name, and "
+                                f"`nnstep {verb} {name}` opens it from any folder")
+        return load_scenario(arg)  # reports the missing file
+    bundled = find_bundled(arg)
+    if bundled is not None:
+        return load_scenario(bundled)
+    import difflib
 
-        from engine.bundled import bundled_scenarios
-
-        names = [p.stem for p in bundled_scenarios()]
-        close = difflib.get_close_matches(arg.removesuffix(".toml"), names, n=1, cutoff=0.6)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ScenarioError(arg, None, f"no such file, nor a bundled scenario of that name ({hint}"
-                            "`nnstep list` shows them)")
-    return load_scenario(arg)
+    names = [p.stem for p in bundled_scenarios()]
+    close = difflib.get_close_matches(arg.removesuffix(".toml"), names, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    raise ScenarioError(arg, None, f"no such file, nor a bundled scenario of that name ({hint}"
+                        "`nnstep list` shows them)")
 
 
 def _trace(args) -> int:
     from engine.formats import RENDERERS, TEXT_WIDTH, render_text
     from engine.steps import run
 
-    result = run(_load(args.file))
+    result = run(_load(args.file, args.verb))
     if args.format == "text":
         sys.stdout.write(render_text(result, shutil.get_terminal_size((TEXT_WIDTH, 24)).columns))
     else:
@@ -95,7 +95,7 @@ def _check(args) -> int:
     from engine.gradcheck import ATOL, H, RTOL, check_gradients, kinks
     from engine.steps import run
 
-    result = run(_load(args.file))
+    result = run(_load(args.file, args.verb))
     sc = result.scenario
     if sc.loss is None:
         print(f"{sc.path}: forward-only scenario (no loss): there are no gradients to check")

@@ -207,7 +207,7 @@ def _output_delta_formula(loss: str, act: str, l: int) -> str:
 
 
 def _output_delta_inputs(loss, act, y, d, u, l):
-    if loss == "mse" and act not in ("identity",):
+    if loss == "mse" and act != "identity":
         return {"y": y, "d": d, f"u{l}": u}
     return {"y": y, "d": d}
 

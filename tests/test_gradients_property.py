@@ -240,13 +240,19 @@ def expected_names(n: int) -> list[str]:
 # The properties.
 # ---------------------------------------------------------------------------------------------
 
+
+def reference_and_steps(net, scenario=None):
+    """The independent reference for ``net`` (draws on a kink are skipped) and the engine's steps by name."""
+    ref = Ref(net)
+    assume_off_kinks(net, ref)
+    result = run(scenario if scenario is not None else build(net))
+    return ref, result, {s.name: s for s in result.steps}
+
+
 @SETTINGS
 @given(networks())
 def test_every_gradient_step_matches_independent_finite_differences(net):
-    ref = Ref(net)
-    assume_off_kinks(net, ref)
-    result = run(build(net))
-    steps = {s.name: s for s in result.steps}
+    ref, result, steps = reference_and_steps(net)
     n = len(net["params"])
 
     us, zs = ref.forward()
@@ -277,10 +283,7 @@ def test_every_gradient_step_matches_independent_finite_differences(net):
 @SETTINGS
 @given(networks())
 def test_forward_values_and_loss_match_independent_reference(net):
-    ref = Ref(net)
-    assume_off_kinks(net, ref)
-    result = run(build(net))
-    steps = {s.name: s for s in result.steps}
+    ref, result, steps = reference_and_steps(net)
     n = len(net["params"])
     us, zs = ref.forward()
     bounds = magnitude_bounds(net)
@@ -343,9 +346,7 @@ def test_step_order_names_indices_and_exact_updates(net):
 @SETTINGS
 @given(networks())
 def test_engine_gradcheck_passes_on_random_networks(net):
-    ref = Ref(net)
-    assume_off_kinks(net, ref)
-    result = run(build(net))
+    ref, result, _ = reference_and_steps(net)
     checks = check_gradients(result)
     n = len(net["params"])
     assert [c.name for c in checks] == [f"{k}{l}" for l in range(n, 0, -1) for k in ("delta", "grad_W", "grad_b")]
@@ -365,9 +366,7 @@ def test_each_loss_is_drawn_and_checked(loss, data):
     sc = build(net)
     if loss in REQUIRED_OUTPUT:
         assert sc.layers[-1].activation == REQUIRED_OUTPUT[loss]
-    ref = Ref(net)
-    assume_off_kinks(net, ref)
-    steps = {s.name: s for s in run(sc).steps}
+    ref, _, steps = reference_and_steps(net, sc)
     n = len(net["params"])
     u = ref.forward()[0][-1].copy()
     num = central_differences(lambda: ref.energy(n - 1, u), u).astype(np.float64)
