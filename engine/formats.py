@@ -11,17 +11,11 @@ from typing import Any
 import numpy as np
 
 from engine.scenario import Scenario
-from engine.steps import Run, Step
+from engine.steps import Run, Step, shape_label
 
 
 #: The text trace's width when the caller does not give one (a pipe, a file).
 TEXT_WIDTH = 100
-
-
-def shape_label(array: np.ndarray) -> str:
-    """``(1×3)`` for a matrix, ``(3)`` for a vector, ``scalar`` for a number."""
-    a = np.asarray(array)
-    return "scalar" if a.ndim == 0 else "(" + "×".join(str(n) for n in a.shape) + ")"
 
 
 def array_text(array: np.ndarray, width: int = 75) -> str:

@@ -34,6 +34,11 @@ class Activation:
     name: str = ""
     #: f'(u) in words, for the backward step that uses it.
     derivative: str = ""
+    #: The forward pass as numpy code, with ``{u}`` and ``{z}`` for the arrays' names.
+    code: str = ""
+    #: The backward pass as numpy code, with ``{g}`` for dE/dz as well (or a bare ``g`` where the
+    #: expression for dE/dz is used twice: the caller then computes ``g`` first).
+    backward_code: str = ""
 
     def forward(self, u: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -46,6 +51,8 @@ class Activation:
 class Identity(Activation):
     name = "identity"
     derivative = "identity'(u) = 1: the gradient passes through unchanged"
+    code = "{z} = {u}"
+    backward_code = "{g}"
 
     def forward(self, u):
         return u.copy()
@@ -57,6 +64,8 @@ class Identity(Activation):
 class ReLU(Activation):
     name = "relu"
     derivative = "relu'(u) = 1 where u > 0, else 0"
+    code = "{z} = np.maximum({u}, 0.0)"
+    backward_code = "{g} * ({u} > 0)"
 
     def forward(self, u):
         return np.maximum(u, 0.0)
@@ -68,6 +77,8 @@ class ReLU(Activation):
 class Sigmoid(Activation):
     name = "sigmoid"
     derivative = "sigmoid'(u) = z·(1 − z)"
+    code = "{z} = 1 / (1 + np.exp(-{u}))"
+    backward_code = "{g} * {z} * (1 - {z})"
 
     def forward(self, u):
         return _sigmoid(u)
@@ -79,6 +90,8 @@ class Sigmoid(Activation):
 class Tanh(Activation):
     name = "tanh"
     derivative = "tanh'(u) = 1 − z²"
+    code = "{z} = np.tanh({u})"
+    backward_code = "{g} * (1 - {z}**2)"
 
     def forward(self, u):
         return np.tanh(u)
@@ -90,6 +103,8 @@ class Tanh(Activation):
 class Step(Activation):
     name = "step"
     derivative = "step'(u) = 0 everywhere (undefined at u = 0)"
+    code = "{z} = np.where({u} > 0, 1.0, 0.0)"
+    backward_code = "np.zeros_like({u})"
 
     def forward(self, u):
         return np.where(u > 0, 1.0, 0.0)
@@ -101,6 +116,8 @@ class Step(Activation):
 class Softmax(Activation):
     name = "softmax"
     derivative = "softmax's Jacobian, dE/du = z ⊙ (g − Σ g⊙z) per row with g = dE/dz"
+    code = "e = np.exp({u} - {u}.max(axis=-1, keepdims=True)); {z} = e / e.sum(axis=-1, keepdims=True)"
+    backward_code = "{z} * (g - np.sum(g * {z}, axis=-1, keepdims=True))"
 
     def forward(self, u):
         e = np.exp(u - np.max(u, axis=-1, keepdims=True))
@@ -126,6 +143,8 @@ class Loss:
     name: str = ""
     #: The loss in the seed's notation.
     formula: str = ""
+    #: The loss as numpy code, with ``{u}`` for the output layer's u and ``{N}`` for the batch size.
+    code: str = ""
     #: The output activation this loss requires, or None for any.
     requires: str | None = None
 
@@ -139,6 +158,7 @@ class Loss:
 class MeanSquaredError(Loss):
     name = "mse"
     formula = "loss = mean((y − d)²) / 2"
+    code = "loss = np.mean(np.square(d - y)) / 2"
 
     def value(self, u, y, d):
         # The seed's own expression, so its printed losses come out to the last digit.
@@ -151,6 +171,7 @@ class MeanSquaredError(Loss):
 class CrossEntropy(Loss):
     name = "cross_entropy"
     formula = "loss = −Σ d·log y / N"
+    code = "loss = -np.sum(d * log_softmax({u})) / {N}  # log_softmax(u) = u - max - log Σ exp(u - max)"
     requires = "softmax"
 
     def value(self, u, y, d):
@@ -165,6 +186,7 @@ class CrossEntropy(Loss):
 class BinaryCrossEntropy(Loss):
     name = "binary_cross_entropy"
     formula = "loss = −mean(d·log y + (1 − d)·log(1 − y))"
+    code = "loss = np.mean(d * np.logaddexp(0, -{u}) + (1 - d) * np.logaddexp(0, {u}))"
     requires = "sigmoid"
 
     def value(self, u, y, d):

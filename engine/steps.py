@@ -43,6 +43,16 @@ class Step:
     value: np.ndarray
     #: One or two plain sentences on what the step means for these numbers.
     note: str = ""
+    #: The numpy code that computes the step, in the seed's style: ``u2 = np.dot(z1, W2) + b2``.
+    code: str = ""
+    #: The formula's shapes: ``(1×3)·(3×4) + (4) → (1×4)``.
+    shapes: str = ""
+
+
+def shape_label(array) -> str:
+    """``(1×3)`` for a matrix, ``(3)`` for a vector, ``scalar`` for a number."""
+    a = np.asarray(array)
+    return "scalar" if a.ndim == 0 else "(" + "×".join(str(n) for n in a.shape) + ")"
 
 
 def _frozen(array) -> np.ndarray:
@@ -70,7 +80,8 @@ class _Recorder:
         self.steps: list[Step] = []
         self.start = start_index
 
-    def add(self, phase, layer, name, formula, inputs, value, note="") -> np.ndarray:
+    def add(self, phase, layer, name, formula, inputs, value, note="", code="", shapes="") -> np.ndarray:
+        """Record a step; in ``shapes``, ``{name}`` stands for an input's shape and ``{out}`` for the value's."""
         frozen_inputs = {k: v if isinstance(v, np.ndarray) and not v.flags.writeable else _frozen(v)
                          for k, v in inputs.items()}
         value = np.array(value, dtype=np.float64)
@@ -83,7 +94,9 @@ class _Recorder:
                     f"meaningless. " + note)
         self.steps.append(Step(index=self.start + len(self.steps), iteration=self.iteration, phase=phase,
                                layer=layer, name=name, formula=formula,
-                               inputs=MappingProxyType(frozen_inputs), value=value, note=note))
+                               inputs=MappingProxyType(frozen_inputs), value=value, note=note, code=code,
+                               shapes=shapes.format(out=shape_label(value),
+                                                    **{k: shape_label(v) for k, v in frozen_inputs.items()})))
         return value
 
 
@@ -145,10 +158,13 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
                         {prev: zs[-1], f"W{l}": W[l - 1], f"b{l}": b[l - 1]},
                         np.dot(zs[-1], W[l - 1]) + b[l - 1],
                         f"Each unit of {'layer ' + str(l) if l < last else 'the output layer'} adds up its "
-                        f"inputs times its weights, plus its bias.")
+                        f"inputs times its weights, plus its bias.",
+                        f"u{l} = np.dot({prev}, W{l}) + b{l}", f"{{{prev}}}·{{W{l}}} + {{b{l}}} → {{out}}")
             z = acts[l - 1].forward(u)
             z = rec.add("forward", l, out, f"{out} = {acts[l - 1].name}(u{l})", {f"u{l}": u}, z,
-                        _forward_note(acts[l - 1].name, l, u, z, out))
+                        _forward_note(acts[l - 1].name, l, u, z, out), acts[l - 1].code.format(u=f"u{l}", z=out),
+                        ("row by row" if acts[l - 1].name == "softmax" else "entry by entry")
+                        + f" on {{u{l}}} → {{out}}")
             us.append(u)
             zs.append(z)
 
@@ -159,14 +175,16 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
         d = _frozen(d)
         fn = LOSSES[loss]
         loss_inputs = {"y": y, "d": d} if loss == "mse" else {"y": y, "d": d, f"u{last}": u_out}
-        rec.add("loss", None, "loss", fn.formula, loss_inputs, fn.value(u_out, y, d), _loss_note(loss, y, d))
+        rec.add("loss", None, "loss", fn.formula, loss_inputs, fn.value(u_out, y, d), _loss_note(loss, y, d),
+                fn.code.format(u=f"u{last}", N=batch_size(y)), "{y}, {d} → {out}")
 
         grads_W: list[np.ndarray] = [None] * last  # type: ignore[list-item]
         grads_b: list[np.ndarray] = [None] * last  # type: ignore[list-item]
         delta = fn.delta(u_out, y, d, acts[-1])
         delta = rec.add("backward", last, f"delta{last}", _output_delta_formula(loss, acts[-1].name, last),
                         _output_delta_inputs(loss, acts[-1].name, y, d, u_out, last), delta,
-                        _output_delta_note(loss, acts[-1].name, y, last))
+                        _output_delta_note(loss, acts[-1].name, y, last),
+                        _output_delta_code(loss, acts[-1], y, last), "{y} − {d} → {out}")
         for l in range(last, 0, -1):
             prev = _in_name(l, last)
             z_prev = zs[l - 1]
@@ -176,13 +194,21 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
                                      f"Each weight's gradient is the input it multiplies times the delta of "
                                      f"the unit it feeds" + (", summed over the batch." if delta.ndim == 2 else
                                      f". For one sample, {prev} and delta{l} are row vectors, so {prev}ᵀ·delta{l} "
-                                     f"is their outer product, np.outer({prev}, delta{l})."))
+                                     f"is their outer product, np.outer({prev}, delta{l})."),
+                                     f"grad_W{l} = " + (f"np.outer({prev}, delta{l})" if delta.ndim == 1
+                                                        else f"np.dot({prev}.T, delta{l})"),
+                                     f"outer({{{prev}}}, {{delta{l}}}) → {{out}}" if delta.ndim == 1 else
+                                     f"{{{prev}}}ᵀ·{{delta{l}}} → {{out}}")
             gb = delta.copy() if delta.ndim == 1 else np.sum(delta, axis=0)
             grads_b[l - 1] = rec.add("backward", l, f"grad_b{l}",
                                      f"grad_b{l} = delta{l}" if delta.ndim == 1 else f"grad_b{l} = Σ delta{l}",
                                      {f"delta{l}": delta}, gb,
                                      "Each bias is added straight into its unit's u, so its gradient is that "
-                                     "unit's delta" + (", summed over the batch." if delta.ndim == 2 else "."))
+                                     "unit's delta" + (", summed over the batch." if delta.ndim == 2 else "."),
+                                     f"grad_b{l} = delta{l}" if delta.ndim == 1 else
+                                     f"grad_b{l} = np.sum(delta{l}, axis=0)",
+                                     f"{{delta{l}}} → {{out}}" if delta.ndim == 1 else
+                                     f"Σ over the {delta.shape[0]} rows of {{delta{l}}} → {{out}}")
             if l > 1:
                 delta = _hidden_delta(rec, acts[l - 2].name, l - 1, delta, W[l - 1], us[l - 2], zs[l - 1], last)
 
@@ -192,7 +218,8 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
                 rec.add("update", l, name, f"{name} = {name} − learning_rate·grad_{name}",
                         {name: old, f"grad_{name}": grad, "learning_rate": np.float64(lr)}, old - lr * grad,
                         f"Gradient descent: move {name} against its gradient, scaled by the learning "
-                        f"rate {lr:g}.")
+                        f"rate {lr:g}.", f"{name} = {name} - learning_rate * grad_{name}",
+                        f"{{{name}}} − scalar·{{grad_{name}}} → {{out}}")
     return rec.steps
 
 
@@ -204,6 +231,21 @@ def _output_delta_formula(loss: str, act: str, l: int) -> str:
     if act == "softmax":
         return f"delta{l} = softmax_backward(u{l}, (y − d) / n)"
     return f"delta{l} = (y − d) / n ⊙ {act}'(u{l})"
+
+
+def _output_delta_code(loss: str, act, y: np.ndarray, l: int) -> str:
+    if loss == "cross_entropy":
+        return f"delta{l} = (y - d) / {batch_size(y)}"
+    if loss == "binary_cross_entropy" or act.name == "identity":
+        return f"delta{l} = (y - d) / {y.size}"
+    return _backward_code(act, f"delta{l}", f"(y - d) / {y.size}", f"u{l}", "y")
+
+
+def _backward_code(act, name: str, g: str, u: str, z: str) -> str:
+    """``name = `` the activation's backward code, with g computed first where the code reads it twice."""
+    if "{g}" in act.backward_code:
+        return f"{name} = " + act.backward_code.format(g=g, u=u, z=z)
+    return f"g = {g}; {name} = " + act.backward_code.format(u=u, z=z)
 
 
 def _output_delta_inputs(loss, act, y, d, u, l):
@@ -261,7 +303,10 @@ def _hidden_delta(rec: _Recorder, act: str, l: int, delta_above: np.ndarray, W_a
         inputs[out] = z
         formula = f"delta{l} = ({back}) ⊙ {act}'(u{l})"
         note = f"The gradient flows back through W{l + 1}ᵀ, then through {a.derivative}."
-    return rec.add("backward", l, f"delta{l}", formula, inputs, a.backward(u, z, g), note)
+    g_code = f"np.dot(delta{l + 1}, W{l + 1}.T)"
+    code = _backward_code(a, f"delta{l}", g_code, f"u{l}", out)
+    shapes = f"{{delta{l + 1}}}·{{W{l + 1}}}ᵀ" + ("" if act == "identity" else f" ⊙ {act}'(u{l})") + " → {out}"
+    return rec.add("backward", l, f"delta{l}", formula, inputs, a.backward(u, z, g), note, code, shapes)
 
 
 @dataclass(frozen=True)
