@@ -1,5 +1,7 @@
 """The headless command line: ``nnstep trace``, ``nnstep check`` and ``nnstep list``.
 
+(``nnstep FILE`` and plain ``nnstep`` open the debugger; :mod:`tui.launch` sends the verbs here.)
+
 Exit codes: 0 ok, 1 a gradient check failed, 2 bad input or usage. Only argparse is imported at start,
 so ``nnstep --help`` answers without loading numpy; each verb imports what it needs.
 """
@@ -17,8 +19,14 @@ DESCRIPTION = """\
 nnstep: see every number of a small dense network's forward pass, loss,
 backward pass and parameter update, one step at a time.
 
+  nnstep FILE    open the step debugger on FILE
+  nnstep         open the debugger's scenario picker
+  nnstep VERB    run a headless verb (below)
+
 FILE is a scenario file (TOML), or the name of a bundled scenario
 (`nnstep list` shows them)."""
+
+USAGE = "nnstep [FILE] | nnstep [-h] [--version] VERB ..."
 
 EPILOG = "exit codes: 0 ok · 1 a gradient check failed · 2 bad input or usage"
 TRACE_EPILOG = "exit codes: 0 ok · 2 bad input or usage"
@@ -27,7 +35,7 @@ TRACE_EPILOG = "exit codes: 0 ok · 2 bad input or usage"
 def _parser() -> argparse.ArgumentParser:
     from engine import __version__
 
-    parser = argparse.ArgumentParser(prog="nnstep", description=DESCRIPTION, epilog=EPILOG,
+    parser = argparse.ArgumentParser(prog="nnstep", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"nnstep {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -51,7 +59,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(arg: str, verb: str):
+def load_or_report(arg: str, verb: str | None):
+    """The scenario FILE names, or None after printing why it does not load (for exit code 2)."""
+    from engine.scenario import ScenarioError
+
+    try:
+        return _load(arg, verb)
+    except ScenarioError as exc:
+        print(f"nnstep: {exc}", file=sys.stderr)
+        return None
+
+
+def _load(arg: str, verb: str | None):
     """Load FILE, falling back to a bundled scenario of that name when no such file exists."""
     from engine.bundled import bundled_scenarios, find_bundled
     from engine.scenario import ScenarioError, load_scenario
@@ -62,7 +81,7 @@ def _load(arg: str, verb: str):
         name = os.path.basename(arg).removesuffix(".toml")
         if find_bundled(name):
             raise ScenarioError(arg, None, f"no such file; a bundled scenario has that name, and "
-                                f"`nnstep {verb} {name}` opens it from any folder")
+                                f"`{' '.join(filter(None, ('nnstep', verb, name)))}` opens it from any folder")
         return load_scenario(arg)  # reports the missing file
     bundled = find_bundled(arg)
     if bundled is not None:

@@ -1,0 +1,133 @@
+"""The nnstep debugger app: ``nnstep FILE`` opens a scenario, ``nnstep`` alone opens the picker.
+
+Run it with ``nnstep scenarios/classify_2_3_4.toml`` (or ``python -m tui.app FILE``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import partial
+from pathlib import Path
+from typing import Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from engine.steps import Run
+from tui.debugger import DebuggerScreen
+from tui.error_screen import ErrorScreen
+from tui.help_screen import HelpScreen
+from tui.picker import PickerScreen
+from tui.steps_pane import StepsPane
+
+KEY_NAMES = {"right": "→", "left": "←", "right_square_bracket": "]", "left_square_bracket": "[", "home": "Home",
+             "end": "End", "plus": "+", "equals_sign": "=", "minus": "-", "question_mark": "?", "f1": "F1",
+             "escape": "Escape", "enter": "Enter", "space": "space", "up": "↑", "down": "↓"}
+
+
+def keymap_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "nnstep" / "keys.toml"
+
+
+def read_keymap(path: Path) -> tuple[dict[str, str], str | None]:
+    """The ``[keys]`` table of the user's keymap file (binding id → keys), and an error if it is unusable."""
+    if not path.is_file():
+        return {}, None
+    try:
+        keys = tomllib.loads(path.read_text(encoding="utf-8")).get("keys", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return {}, f"{path}: not read ({exc}); the default keys apply"
+    if not isinstance(keys, dict) or not all(isinstance(v, str) and v for v in keys.values()):
+        return {}, f"{path}: [keys] must map binding ids to key strings; the default keys apply"
+    return dict(keys), None
+
+
+class NNStepApp(App):
+    """Step through the maths of a small network, one operation per key."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "nnstep"
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help", key_display="?", id="help"),
+        Binding("o", "open", "Open", id="open"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(self, run: Run | None = None, folder: Path | None = None,
+                 keymap_file: Path | None = None) -> None:
+        super().__init__()
+        self.first_run = run
+        self.folder = folder or Path.cwd()
+        keymap, self.keymap_error = read_keymap(keymap_file or keymap_path())
+        self.set_keymap(keymap)
+
+    def on_mount(self) -> None:
+        if self.first_run is not None:
+            self.push_screen(DebuggerScreen(self.first_run))
+        else:
+            self.push_screen(PickerScreen(self.folder, cancellable=False))
+        if self.keymap_error:
+            self.notify(self.keymap_error, severity="warning", timeout=8)
+
+    # --- opening scenarios ----------------------------------------------------------------------------
+
+    def open_scenario(self, path: Path) -> None:
+        """Load and run ``path``; on success show the debugger, else the engine's message."""
+        from engine.scenario import ScenarioError, load_scenario
+        from engine.steps import run
+
+        try:
+            result = run(load_scenario(path))
+        except ScenarioError as exc:
+            self.push_screen(ErrorScreen(str(exc)))
+            return
+        if isinstance(self.screen, PickerScreen) and len(self.screen_stack) > 2:
+            self.pop_screen()  # the picker was opened over a debugger: replace that debugger
+        self.switch_screen(DebuggerScreen(result))
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "open":
+            return not isinstance(self.screen, PickerScreen)
+        return True
+
+    def action_open(self) -> None:
+        self.push_screen(PickerScreen(self.folder, cancellable=True))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.key_bindings()))
+
+    # --- keys -----------------------------------------------------------------------------------------
+
+    def keys_of(self, binding: Binding) -> str:
+        """The keys a binding answers to now (after any remap), as a person types them."""
+        keys = self._keymap.get(binding.id, binding.key) if binding.id else binding.key
+        return " / ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
+
+    def key_bindings(self) -> list[tuple[str, Binding]]:
+        """Every binding a user can press in the debugger, with its current keys."""
+        groups = [DebuggerScreen.BINDINGS, StepsPane.BINDINGS, self.BINDINGS]
+        return [(self.keys_of(b), b) for group in groups for b in group if isinstance(b, Binding)]
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p) offers every debugger action by name, with its key."""
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, DebuggerScreen):
+            for keys, binding in self.key_bindings():
+                if binding in DebuggerScreen.BINDINGS:
+                    yield SystemCommand(binding.description, f"key: {keys}",
+                                        partial(screen.run_action, binding.action))
+        yield SystemCommand("Help", "keys and panes (key: ?)", self.action_help)
+        if not isinstance(screen, PickerScreen):
+            yield SystemCommand("Open scenario", "choose another scenario (key: o)", self.action_open)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from tui.launch import main
+
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Arrays as Rich text for the panes: decimals aligned, signs coloured, written cells marked.
+
+Big arrays are summarised (first rows and columns, an ellipsis, the last ones) so that a 300-unit
+layer renders as fast as a 3-unit one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.text import Text
+
+POSITIVE = "#7cc4ff"
+NEGATIVE = "#ff8f70"
+ZERO = "#8a8a8a"
+WRITTEN = "bold on #3b3560"
+LABEL = "bold"
+SHAPE = "#9a9a9a"
+
+#: Rows shown in full before an array is summarised as head, ⋮, tail.
+MAX_ROWS = 10
+
+
+def number_format(array: np.ndarray, digits: int) -> str:
+    """One format for a whole array, so decimals line up: fixed point unless some entry would need an
+    exponent to be seen (≥ 1e5, or non-zero yet below the last decimal shown), as numpy decides."""
+    finite = np.abs(array[np.isfinite(array)])
+    nonzero = finite[finite > 0]
+    if nonzero.size == 0:
+        return f".{digits}f"
+    big, small = float(nonzero.max()), float(nonzero.min())
+    if big >= 1e5 or small < 10.0 ** -digits:
+        return f".{digits - 1}e"
+    return f".{digits}f"
+
+
+def _cell(v: float, fmt: str) -> str:
+    if np.isnan(v):
+        return "nan"
+    if np.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return format(v, fmt)
+
+
+def _style(v: float) -> str:
+    if v > 0:
+        return POSITIVE
+    if v < 0 or np.isnan(v):
+        return NEGATIVE
+    return ZERO
+
+
+def _keep(n: int, limit: int) -> list[int | None]:
+    """Indices to show out of n, with None where the ellipsis goes."""
+    if n <= limit:
+        return list(range(n))
+    tail = max(1, limit // 4)
+    return list(range(limit - tail - 1)) + [None] + list(range(n - tail, n))
+
+
+def array_lines(array: np.ndarray, digits: int = 4, width: int = 80,
+                written: np.ndarray | None = None) -> list[Text]:
+    """The array as lines of text at most ``width`` cells wide: a number, a row, or one line per row."""
+    a = np.asarray(array, dtype=np.float64)
+    if a.ndim == 0:
+        v = float(a)
+        return [Text(_cell(v, number_format(a.reshape(1), max(digits, 8))), style=_style(v))]
+    matrix = a.reshape(1, -1) if a.ndim == 1 else a.reshape(a.shape[0], -1)
+    mask = None if written is None else np.asarray(written).reshape(matrix.shape)
+    fmt = number_format(matrix, digits)
+    rows = _keep(matrix.shape[0], MAX_ROWS)
+    shown_rows = [r for r in rows if r is not None]
+    cell_width = max(len(_cell(v, fmt)) for v in matrix[shown_rows].ravel()) if shown_rows else 1
+    fit = max(2, (width - 4) // (cell_width + 2))
+    cols = _keep(matrix.shape[1], fit)
+    lines = []
+    for r in rows:
+        line = Text("  ")
+        if r is None:
+            line.append(f"⋮  {matrix.shape[0] - len(shown_rows)} more rows", style=SHAPE)
+            lines.append(line)
+            continue
+        line = Text("[ " if len(lines) == 0 or a.ndim == 1 else "  ")
+        for c in cols:
+            if c is None:
+                line.append("…".rjust(cell_width) + "  ", style=SHAPE)
+                continue
+            v = float(matrix[r, c])
+            style = _style(v)
+            if mask is not None and mask[r, c]:
+                style = f"{style} {WRITTEN}"
+            line.append(_cell(v, fmt).rjust(cell_width), style=style)
+            line.append("  ")
+        lines.append(line)
+    lines[-1].rstrip()
+    lines[-1].append(" ]")
+    return lines
+
+
+def labelled(name: str, array: np.ndarray, label_width: int, digits: int, width: int,
+             written: np.ndarray | None = None, arrow: bool = False) -> Text:
+    """``→ name (shape)  [ numbers ]``, later rows of a matrix indented under the first."""
+    a = np.asarray(array)
+    shape = "scalar" if a.ndim == 0 else "(" + "×".join(map(str, a.shape)) + ")"
+    head = Text("→ " if arrow else "  ", style="bold")
+    head.append(name, style=LABEL)
+    head.append(" " * max(1, label_width - len(name) - len(shape)))
+    head.append(shape, style=SHAPE)
+    head.append("  ")
+    indent = head.cell_len
+    body = array_lines(a, digits, max(24, width - indent), written)
+    elided = any("…" in line.plain for line in body)
+    if elided and indent > 4 and a.ndim:
+        # Too wide beside its label: the numbers go on the lines below, with more room.
+        head.rstrip()
+        indent = 4
+        body = [Text()] + array_lines(a, digits, max(24, width - indent), written)
+    out = Text()
+    for i, line in enumerate(body):
+        if i:
+            out.append("\n" + " " * indent)
+        else:
+            out.append_text(head)
+        out.append_text(line)
+    return out
+
+
+def label_width(names_and_arrays) -> int:
+    """The width that lines up every ``name  (shape)`` of a block."""
+    widths = []
+    for name, array in names_and_arrays:
+        a = np.asarray(array)
+        shape = "scalar" if a.ndim == 0 else "(" + "×".join(map(str, a.shape)) + ")"
+        widths.append(len(name) + 1 + len(shape))
+    return max(widths, default=0)

@@ -1,0 +1,229 @@
+"""The debugger screen: the five panes, the step cursor, breakpoints and replay.
+
+The screen owns the state (position, breakpoints, replay) and hands it down to the panes as
+attributes; panes only render. Every view is a function of that state, so stepping back restores
+exactly the screen that was there before.
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Header
+
+from engine.steps import Run
+from engine.views import START, phase_starts
+from tui.network_pane import NetworkPane
+from tui.operation_pane import OperationPane
+from tui.params_pane import ParamsPane
+from tui.steps_pane import StepsPane
+from tui.values_pane import ValuesPane
+
+#: Replay speeds in steps per second.
+SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
+DEFAULT_SPEED = 1
+
+#: Below these sizes the layout drops panes (see app.tcss).
+NARROW_WIDTH, SHORT_HEIGHT, TINY_WIDTH, TINY_HEIGHT = 100, 30, 60, 16
+
+
+class DebuggerScreen(Screen):
+    """Step through one run."""
+
+    BINDINGS = [
+        Binding("n,right", "next_step", "Next", id="next_step"),
+        Binding("p,left", "previous_step", "Back", id="previous_step"),
+        Binding("right_square_bracket", "next_phase", "Next phase", key_display="]", id="next_phase"),
+        Binding("left_square_bracket", "previous_phase", "Prev phase", key_display="[", show=False,
+                id="previous_phase"),
+        Binding("g,home", "first_step", "Start", show=False, id="first_step"),
+        Binding("G,end", "last_step", "End", show=False, id="last_step"),
+        Binding("b", "toggle_breakpoint", "Breakpoint", id="toggle_breakpoint"),
+        Binding("c", "continue_run", "Continue", id="continue_run"),
+        Binding("space", "toggle_replay", "Play", id="toggle_replay"),
+        Binding("plus,equals_sign", "faster", "Faster", key_display="+", show=False, id="faster"),
+        Binding("minus", "slower", "Slower", key_display="-", show=False, id="slower"),
+        Binding("f", "toggle_digits", "Digits", show=False, id="toggle_digits"),
+    ]
+
+    position: reactive[int] = reactive(START, init=False)
+    playing: reactive[bool] = reactive(False, init=False)
+    speed: reactive[int] = reactive(DEFAULT_SPEED, init=False)
+    digits: reactive[int] = reactive(4, init=False)
+
+    def __init__(self, run: Run) -> None:
+        super().__init__()
+        self.run = run
+        self.breakpoints: frozenset[int] = frozenset()
+        self.last = len(run.steps) - 1
+        self._timer: Timer | None = None
+
+    # --- layout ---------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield NetworkPane(self.run, id="network")
+                yield StepsPane(self.run, id="steps")
+            with Vertical(id="right"):
+                yield OperationPane(self.run, id="operation")
+                yield ValuesPane(self.run, id="values")
+                yield ParamsPane(self.run, id="params")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        sc = self.run.scenario
+        self.title = f"nnstep · {sc.name}"
+        self.sub_title = str(sc.path) if sc.path else ""
+        self.query_one(NetworkPane).border_title = f"Network {sc.shape}"
+        self.query_one(StepsPane).border_title = "Steps"
+        self.query_one(ValuesPane).border_title = "Values"
+        self.query_one(ParamsPane).border_title = "Parameters and loss"
+        self._apply_size(self.app.size.width, self.app.size.height)
+        self._show()
+        self.query_one(StepsPane).focus()
+
+    def on_resize(self, event) -> None:
+        self._apply_size(event.size.width, event.size.height)
+
+    def _apply_size(self, width: int, height: int) -> None:
+        self.set_class(width < NARROW_WIDTH or height < SHORT_HEIGHT, "-reduced")
+        self.set_class(width < TINY_WIDTH or height < TINY_HEIGHT, "-tiny")
+
+    # --- state flowing down to the panes ------------------------------------------------------------
+
+    def watch_position(self) -> None:
+        self._show()
+
+    def watch_digits(self, digits: int) -> None:
+        self.query_one(ValuesPane).digits = digits
+        self.query_one(ParamsPane).digits = digits
+
+    def watch_playing(self) -> None:
+        self._show_status()
+
+    def watch_speed(self) -> None:
+        if self.playing:
+            self._start_timer()
+        self._show_status()
+
+    def _show(self) -> None:
+        pos = self.position
+        self.query_one(NetworkPane).position = pos
+        self.query_one(StepsPane).show(pos, self.breakpoints)
+        operation = self.query_one(OperationPane)
+        operation.position = pos
+        operation.border_title = operation.title(pos)
+        self.query_one(ValuesPane).position = pos
+        self.query_one(ParamsPane).position = pos
+        self._show_status()
+
+    def _show_status(self) -> None:
+        operation = self.query_one(OperationPane)
+        speed = f"{SPEEDS[self.speed]:g} step{'s' if SPEEDS[self.speed] != 1 else ''}/s"
+        marks = f" · {len(self.breakpoints)} breakpoint{'s' if len(self.breakpoints) != 1 else ''}" \
+            if self.breakpoints else ""
+        operation.border_subtitle = (f"▶ replaying at {speed} · space pauses" if self.playing
+                                     else f"replay {speed}{marks}")
+
+    # --- moving the cursor ----------------------------------------------------------------------------
+
+    def go(self, position: int) -> None:
+        """Move to ``position`` (clamped to the run), pausing a replay: the user has taken over."""
+        self._pause()
+        self.position = max(START, min(self.last, position))
+
+    def action_next_step(self) -> None:
+        if self.position == self.last:
+            self.notify("This is the last step. p steps back, g goes to the start.", timeout=3)
+        self.go(self.position + 1)
+
+    def action_previous_step(self) -> None:
+        self.go(self.position - 1)
+
+    def action_next_phase(self) -> None:
+        ahead = [i for i in phase_starts(self.run) if i > self.position]
+        self.go(ahead[0] if ahead else self.last)
+
+    def action_previous_phase(self) -> None:
+        behind = [i for i in phase_starts(self.run) if i < self.position]
+        self.go(behind[-1] if behind else START)
+
+    def action_first_step(self) -> None:
+        self.go(START)
+
+    def action_last_step(self) -> None:
+        self.go(self.last)
+
+    @on(StepsPane.JumpRequested)
+    def _jump(self, event: StepsPane.JumpRequested) -> None:
+        self.go(event.position)
+
+    # --- breakpoints ----------------------------------------------------------------------------------
+
+    def action_toggle_breakpoint(self) -> None:
+        if self.position < 0:
+            self.notify("Breakpoints go on steps: move to a step first (n).", severity="warning", timeout=3)
+            return
+        self.breakpoints = self.breakpoints ^ {self.position}
+        self._show()
+
+    def action_continue_run(self) -> None:
+        ahead = sorted(b for b in self.breakpoints if b > self.position)
+        if ahead:
+            self.go(ahead[0])
+            self.notify(f"Stopped at the breakpoint on step {ahead[0] + 1}: {self.run.steps[ahead[0]].formula}",
+                        timeout=3)
+        else:
+            self.go(self.last)
+            self.notify("No breakpoint ahead: at the last step." if self.breakpoints
+                        else "No breakpoints set (b sets one): at the last step.", timeout=3)
+
+    # --- replay ---------------------------------------------------------------------------------------
+
+    def action_toggle_replay(self) -> None:
+        if self.playing:
+            self._pause()
+            return
+        if self.position == self.last:
+            self.position = START
+        self.playing = True
+        self._start_timer()
+
+    def action_faster(self) -> None:
+        self.speed = min(len(SPEEDS) - 1, self.speed + 1)
+
+    def action_slower(self) -> None:
+        self.speed = max(0, self.speed - 1)
+
+    def action_toggle_digits(self) -> None:
+        self.digits = 8 if self.digits == 4 else 4
+
+    def _start_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_interval(1 / SPEEDS[self.speed], self._replay_tick)
+
+    def _pause(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self.playing = False
+
+    def _replay_tick(self) -> None:
+        if self.position >= self.last:
+            self._pause()
+            return
+        self.position += 1
+        if self.position in self.breakpoints:
+            self._pause()
+            self.notify(f"Replay paused at the breakpoint on step {self.position + 1}.", timeout=3)
+        elif self.position == self.last:
+            self._pause()
+            self.notify("Replay finished: this is the last step.", timeout=3)

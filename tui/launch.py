@@ -1,0 +1,41 @@
+"""The ``nnstep`` command: the headless verbs go to :mod:`engine.cli`; a FILE, or nothing, opens the app.
+
+Textual is imported only when the app opens, so ``nnstep trace`` starts as fast as the engine alone.
+"""
+
+from __future__ import annotations
+
+import sys
+
+VERBS = ("trace", "check", "list")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and (argv[0] in VERBS or argv[0].startswith("-")):
+        from engine.cli import main as cli_main
+
+        return cli_main(argv)
+    from engine.cli import EXIT_BAD_INPUT, EXIT_OK, load_or_report
+
+    if len(argv) > 1:
+        print(f"nnstep: one scenario at a time (got {len(argv)} arguments); "
+              f"`nnstep --help` shows the commands", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    result = None
+    if argv:
+        from engine.steps import run
+
+        scenario = load_or_report(argv[0], None)
+        if scenario is None:
+            return EXIT_BAD_INPUT
+        result = run(scenario)
+    from tui.app import NNStepApp
+
+    app = NNStepApp(run=result)
+    app.run()
+    return app.return_code or EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The network as columns of nodes, x on the left and y on the right, with the current operation lit."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from engine.steps import Run
+
+NODE, EDGE_FORWARD, EDGE_BACKWARD = "●", "──▶", "◀──"
+LIT = "bold #ffd75f"
+DONE = "#7cc4ff"
+TODO = "#5f5f5f"
+
+
+class NetworkPane(Static):
+    """Layers as columns (2 → 3 → 4) with activations and the loss; forward lights left to right,
+    backward right to left, an update lights the weights between two columns."""
+
+    DEFAULT_CSS = """
+    NetworkPane { height: auto; }
+    """
+
+    #: The position in the run (−1 before the first step).
+    position: reactive[int] = reactive(-1)
+
+    def __init__(self, run: Run, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.run = run
+        sc = run.scenario
+        self.columns = ["x"] + [("y" if l == len(sc.layers) else f"z{l}") for l in range(1, len(sc.layers) + 1)]
+        self.units = [sc.x.shape[-1]] + [layer.W.shape[1] for layer in sc.layers]
+        self.acts = [""] + [layer.activation for layer in sc.layers]
+
+    def on_resize(self) -> None:
+        self.refresh_network()
+
+    def watch_position(self) -> None:
+        self.refresh_network()
+
+    def refresh_network(self) -> None:
+        self.update(self.render_network(self.size.width or 36, 9))
+
+    def render_network(self, width: int, max_nodes: int) -> Text:
+        run, pos = self.run, self.position
+        step = run.steps[pos] if pos >= 0 else None
+        n_cols = len(self.columns)
+        gap = 4
+        col = max(4, min(9, (width - gap * (n_cols - 1)) // n_cols))
+        computed = {s.name for s in run.steps[: pos + 1]} | {"x"}
+
+        def lit_column(i: int) -> bool:
+            if step is None:
+                return False
+            if step.phase == "forward":
+                return i == step.layer
+            if step.phase == "loss":
+                return i == n_cols - 1
+            if step.phase == "backward":
+                return i == step.layer and step.name.startswith("delta")
+            return False
+
+        def lit_gap(i: int) -> str | None:
+            """The edge between columns i−1 and i (the weights W{i}) when this step uses it."""
+            if step is None:
+                return None
+            if step.phase == "forward" and step.name.startswith("u") and step.layer == i:
+                return EDGE_FORWARD
+            if step.phase == "backward" and (step.name.startswith("grad_") and step.layer == i
+                                             or step.name.startswith("delta") and step.layer == i - 1):
+                return EDGE_BACKWARD
+            if step.phase == "update" and step.layer == i:
+                return f"═{step.name[0]}═"
+            return None
+
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for i, name in enumerate(self.columns):
+            if i:
+                text.append(" " * gap)
+            text.append(name.center(col)[:col], style=LIT if lit_column(i) else "bold")
+        text.append("\n")
+        for i, act in enumerate(self.acts):
+            if i:
+                text.append(" " * gap)
+            text.append(act[:col].center(col), style="italic #9a9a9a")
+        rows = min(max(self.units), max_nodes)
+        for r in range(rows):
+            text.append("\n")
+            for i, (name, n) in enumerate(zip(self.columns, self.units)):
+                if i:
+                    edge = lit_gap(i)
+                    if r == 0 and edge:
+                        text.append(f" {edge}"[:gap].ljust(gap), style=LIT)
+                    else:
+                        text.append(" " * gap)
+                if r < n and not (n > max_nodes and r == max_nodes - 1):
+                    known = name in computed or (name == "x")
+                    style = LIT if lit_column(i) else (DONE if known else TODO)
+                    text.append(NODE.center(col), style=style)
+                elif n > max_nodes and r == max_nodes - 1:
+                    text.append(f"⋮{n}".center(col), style="#9a9a9a")
+                else:
+                    text.append(" " * col)
+        loss = run.scenario.loss
+        text.append("\n\n")
+        text.append("loss ", style="bold")
+        text.append(loss or "none (forward only)", style=LIT if step is not None and step.phase == "loss" else "")
+        text.append("\n")
+        text.append(self.caption(), style="#c0c0c0")
+        return text
+
+    def caption(self) -> str:
+        pos = self.position
+        if pos < 0:
+            return "start: nothing computed yet"
+        step = self.run.steps[pos]
+        where = f"layer {step.layer}" if step.layer is not None else "output"
+        direction = {"forward": "forward, left to right", "backward": "backward, right to left",
+                     "loss": "the loss, at the output", "update": "update of the parameters"}[step.phase]
+        return f"{direction} · {where}" if step.phase in ("forward", "backward") else direction

@@ -1,0 +1,66 @@
+"""The current operation: its formula with shapes, the numpy code that computes it, and what it means."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from engine.steps import Run
+
+FORMULA = "bold #ffd75f"
+CODE = "#87d787"
+
+
+class OperationPane(Static):
+    """What the step at ``position`` does, in the seed's notation, in numpy and in words."""
+
+    position: reactive[int] = reactive(-1)
+
+    def __init__(self, run: Run, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.run = run
+
+    def watch_position(self) -> None:
+        self.update(self.describe(self.position))
+
+    def describe(self, position: int) -> Text:
+        run = self.run
+        text = Text()
+        if position < 0:
+            sc = run.scenario
+            text.append("Start: nothing computed yet.", style=FORMULA)
+            text.append(f" {sc.shape} network · {' → '.join(l.activation for l in sc.layers)} · "
+                        f"{sc.loss or 'forward only'}\n")
+            text.append("x, d and the initial parameters are loaded. Press ")
+            text.append("n", style="bold")
+            text.append(" or ")
+            text.append("→", style="bold")
+            text.append(" to run the first operation, ")
+            text.append(run.steps[0].formula, style=FORMULA)
+            text.append(".")
+            if sc.description:
+                text.append("\n\n" + sc.description, style="#c0c0c0")
+            return text
+        step = run.steps[position]
+        text.append(step.formula, style=FORMULA)
+        text.append("\nshapes ", style="#9a9a9a")
+        text.append(step.shapes)
+        text.append("\nnumpy  ", style="#9a9a9a")
+        text.append(step.code, style=CODE)
+        if step.note:
+            text.append("\n" + step.note)
+        if position == len(run.steps) - 1:
+            text.append("\nThis is the last step: the run is complete. ", style="italic")
+            text.append("p", style="bold")
+            text.append(" steps back, ")
+            text.append("g", style="bold")
+            text.append(" goes to the start.", style="italic")
+        return text
+
+    def title(self, position: int) -> str:
+        if position < 0:
+            return f"Operation · start · {len(self.run.steps)} steps ahead"
+        step = self.run.steps[position]
+        where = f"layer {step.layer}" if step.layer is not None else "output"
+        return f"Operation · step {position + 1} of {len(self.run.steps)} · {step.phase} · {where}"

@@ -1,0 +1,87 @@
+"""All W and b as they stand at the current step, the loss once known, and an update in full."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from engine.steps import Run
+from engine.views import arrays_at, loss_at, parameter_names, update_parts, written_cells
+from tui.arrays import label_width, labelled
+
+HEAD = "bold #d7af5f"
+
+
+class ParamsPane(VerticalScroll):
+    """At an update step: before, gradient, after and change of that parameter, then all parameters."""
+
+    position: reactive[int] = reactive(-1)
+    digits: reactive[int] = reactive(4)
+
+    def __init__(self, run: Run, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.run = run
+        self.loss_step = next((s.index for s in run.steps if s.phase == "loss"), None)
+        self._render_cached = lru_cache(maxsize=256)(self._render_params)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="params-text")
+
+    def on_resize(self) -> None:
+        self.redraw()
+
+    def watch_position(self) -> None:
+        self.redraw()
+
+    def watch_digits(self) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        width = self.scrollable_content_region.width or 80
+        self.query_one("#params-text", Static).update(self._render_cached(self.position, self.digits, width))
+
+    def _render_params(self, position: int, digits: int, width: int) -> Text:
+        run = self.run
+        text = Text()
+        text.append("loss  ", style="bold")
+        loss = loss_at(run, position)
+        if loss is not None:
+            text.append(repr(loss), style="bold #ffd75f")
+        elif self.loss_step is None:
+            text.append("none: a forward-only scenario", style="#9a9a9a")
+        else:
+            text.append(f"not computed yet (step {self.loss_step + 1})", style="#9a9a9a")
+        step = run.steps[position] if position >= 0 else None
+        if step is not None and step.phase == "update":
+            parts = update_parts(step)
+            rows = [("before", parts.before), (f"grad_{parts.name}", parts.gradient), ("after", parts.after),
+                    ("change", parts.change)]
+            w = label_width(rows)
+            text.append(f"\n\nUpdate of {parts.name}", style=HEAD)
+            text.append(f"   after = before − {run.scenario.learning_rate:g}·grad_{parts.name}\n", style="#9a9a9a")
+            for name, a in rows:
+                text.append_text(labelled(name, a, w, digits, width,
+                                          written_cells(step) if name in ("after", "change") else None,
+                                          arrow=name == "after"))
+                text.append("\n")
+            text.rstrip()
+        known = arrays_at(run, position)
+        names = parameter_names(run)
+        updated = {s.name for s in run.steps[: position + 1] if s.phase == "update"}
+        text.append("\n\nParameters now", style=HEAD)
+        if updated:
+            text.append(f"   updated: {', '.join(n for n in names if n in updated)}", style="#9a9a9a")
+        else:
+            text.append("   as the scenario sets them", style="#9a9a9a")
+        w = label_width((n, known[n]) for n in names)
+        for n in names:
+            text.append("\n")
+            text.append_text(labelled(n, known[n], w, digits, width))
+        return text

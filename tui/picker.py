@@ -1,0 +1,100 @@
+"""The scenario picker: the bundled scenarios and the ``.toml`` files of the current folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from engine.bundled import bundled_scenarios
+from engine.scenario import ScenarioError, load_scenario
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One scenario file, with what the picker shows about it or why it does not load."""
+
+    path: Path
+    where: str
+    shape: str = ""
+    loss: str = ""
+    description: str = ""
+    error: str = ""
+
+
+def _entry(path: Path, where: str) -> Entry:
+    try:
+        sc = load_scenario(path)
+    except ScenarioError as exc:
+        return Entry(path, where, error=exc.message)
+    first = (sc.description or sc.name).split(". ")[0].rstrip(".")
+    return Entry(path, where, sc.shape, sc.loss or "forward only", f"{sc.name}: {first}" if sc.description
+                 else sc.name)
+
+
+def entries(folder: Path) -> list[Entry]:
+    """The bundled scenarios, then the folder's ``.toml`` files (which may fail to load)."""
+    bundled = [_entry(p, "bundled") for p in bundled_scenarios()]
+    here = sorted(p for p in folder.glob("*.toml") if p.is_file())
+    return bundled + [_entry(p, "this folder") for p in here]
+
+
+class PickerScreen(Screen):
+    """Choose a scenario; Enter opens it. Files that do not load say why, and open to their error."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Back", id="picker.cancel"),
+        Binding("j", "cursor_down", "Down", show=False, id="picker.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="picker.up"),
+    ]
+
+    def __init__(self, folder: Path, cancellable: bool) -> None:
+        super().__init__()
+        self.folder = folder
+        self.cancellable = cancellable
+        self.entries = entries(folder)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(Text.assemble(("Open a scenario", "bold"), "  ↑/↓ or j/k to choose · Enter opens · "
+                                   f"files from {self.folder}"), id="picker-help")
+        yield DataTable(id="picker-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "nnstep · open a scenario"
+        table = self.query_one(DataTable)
+        table.add_columns("name", "shape", "loss", "where", "description")
+        for i, e in enumerate(self.entries):
+            if e.error:
+                table.add_row(Text(e.path.name, style="#ff8f70"), "", "", e.where,
+                              Text(f"does not load: {e.error}", style="#ff8f70"), key=str(i))
+            else:
+                table.add_row(Text(e.path.stem, style="bold"), e.shape, e.loss, e.where, e.description,
+                              key=str(i))
+        table.focus()
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "cancel":
+            return self.cancellable
+        return True
+
+    def action_cancel(self) -> None:
+        self.app.pop_screen()
+
+    def action_cursor_down(self) -> None:
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(DataTable).action_cursor_up()
+
+    @on(DataTable.RowSelected)
+    def _open(self, event: DataTable.RowSelected) -> None:
+        entry = self.entries[int(event.row_key.value)]
+        self.app.open_scenario(entry.path)  # type: ignore[attr-defined]
