@@ -24,6 +24,18 @@ from tui.params_pane import ParamsPane
 from tui.steps_pane import StepsPane
 from tui.values_pane import ValuesPane
 
+def describe_path(path) -> str:
+    """Where the scenario came from, the same wherever nnstep is installed: bundled, or the file as given."""
+    if path is None:
+        return ""
+    from pathlib import Path
+
+    from engine.bundled import bundled_dir
+
+    p = Path(path)
+    return f"bundled scenario {p.stem}" if p.parent.resolve() == bundled_dir().resolve() else str(p)
+
+
 #: Replay speeds in steps per second.
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
 DEFAULT_SPEED = 1
@@ -41,8 +53,9 @@ class DebuggerScreen(Screen):
         Binding("right_square_bracket", "next_phase", "Next phase", key_display="]", id="next_phase"),
         Binding("left_square_bracket", "previous_phase", "Prev phase", key_display="[", show=False,
                 id="previous_phase"),
-        Binding("g,home", "first_step", "Start", show=False, id="first_step"),
-        Binding("G,end", "last_step", "End", show=False, id="last_step"),
+        # Priority: the focused steps list would otherwise take Home and End for itself.
+        Binding("g,home", "first_step", "Start", show=False, priority=True, id="first_step"),
+        Binding("G,end", "last_step", "End", show=False, priority=True, id="last_step"),
         Binding("b", "toggle_breakpoint", "Breakpoint", id="toggle_breakpoint"),
         Binding("c", "continue_run", "Continue", id="continue_run"),
         Binding("space", "toggle_replay", "Play", id="toggle_replay"),
@@ -80,7 +93,7 @@ class DebuggerScreen(Screen):
     def on_mount(self) -> None:
         sc = self.run.scenario
         self.title = f"nnstep · {sc.name}"
-        self.sub_title = str(sc.path) if sc.path else ""
+        self.sub_title = describe_path(sc.path)
         self.query_one(NetworkPane).border_title = f"Network {sc.shape}"
         self.query_one(StepsPane).border_title = "Steps"
         self.query_one(ValuesPane).border_title = "Values"

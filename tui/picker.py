@@ -63,7 +63,8 @@ class PickerScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(Text.assemble(("Open a scenario", "bold"), "  ↑/↓ or j/k to choose · Enter opens · "
-                                   f"files from {self.folder}"), id="picker-help")
+                                   "the bundled scenarios, then the .toml files of the folder nnstep "
+                                   "started in"), id="picker-help")
         yield DataTable(id="picker-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 

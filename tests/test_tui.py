@@ -1,0 +1,407 @@
+"""The debugger driven with Pilot at a fixed size, as a person at the keyboard would."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tui_helpers import BUNDLED, PICKER_DIR, SIZE, bundled_run, make_app, screen, shown
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(tmp_path, monkeypatch):
+    """The developer's own keymap file never reaches the tests."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+def panes(app):
+    from tui.network_pane import NetworkPane
+    from tui.operation_pane import OperationPane
+    from tui.params_pane import ParamsPane
+    from tui.steps_pane import StepsPane
+    from tui.values_pane import ValuesPane
+
+    s = app.screen
+    return (s.query_one(NetworkPane), s.query_one(StepsPane), s.query_one(OperationPane),
+            s.query_one(ValuesPane), s.query_one(ParamsPane))
+
+
+async def goto(pilot, name: str):
+    """Press n until the current step produces ``name``."""
+    screen = pilot.app.screen
+    while screen.position < 0 or screen.run.steps[screen.position].name != name:
+        assert screen.position < screen.last, f"no step {name}"
+        await pilot.press("n")
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+async def test_walk_every_bundled_scenario_to_the_end_and_back(name):
+    app = make_app(name)
+    expected = bundled_run(name)
+    async with app.run_test(size=SIZE) as pilot:
+        network, steps, operation, values, params = panes(app)
+        assert app.screen.position == -1
+        assert shown(operation).startswith("Start: nothing computed yet.")
+        await pilot.pause()
+        start_screen = screen(app)
+        for step in expected.steps:
+            await pilot.press("n")
+            assert app.screen.position == step.index
+            assert shown(operation).startswith(step.formula)
+            assert step.code in shown(operation).replace("\n", "")
+            assert operation.border_title.startswith(f"Operation · step {step.index + 1} of {len(expected.steps)}")
+            assert f"→ {step.name} " in shown(values)
+            assert steps.highlighted == steps.get_option_index(f"s{step.index}")
+        await pilot.press("n")  # past the end: stays on the last step
+        assert app.screen.position == len(expected.steps) - 1
+        for _ in expected.steps:
+            await pilot.press("p")
+        assert app.screen.position == -1
+        app.clear_notifications()  # the "last step" notice from pressing n at the end
+        await pilot.pause()
+        assert screen(app) == start_screen
+
+
+async def test_softmax_step_shows_y_ending_in_0_7237():
+    app = make_app("classify_2_3_4")
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "y")
+        _, _, operation, values, _ = panes(app)
+        assert "y = softmax(u2)" in shown(operation)
+        assert "row by row on (4) → (4)" in shown(operation)
+        line = next(l for l in shown(values).splitlines() if l.startswith("→ y"))
+        assert line.rstrip().endswith("0.7237 ]")
+        assert "u2 (4)" in shown(values)
+
+
+async def test_loss_step_shows_the_loss_in_values_and_parameters():
+    app = make_app("classify_2_3_4")
+    r = bundled_run("classify_2_3_4")
+    loss = float(next(s.value for s in r.steps if s.name == "loss"))
+    async with app.run_test(size=SIZE) as pilot:
+        _, _, _, values, params = panes(app)
+        assert "loss  not computed yet (step 5)" in shown(params)
+        await goto(pilot, "loss")
+        assert f"loss  {loss!r}" in shown(params)
+        assert "→ loss scalar  0.32342043" in shown(values)
+        await pilot.press("p")
+        assert "not computed yet" in shown(params)
+
+
+async def test_update_step_shows_before_gradient_after_and_change():
+    app = make_app("backprop_2_3_2")
+    r = bundled_run("backprop_2_3_2")
+    update = next(s for s in r.steps if s.phase == "update" and s.name == "W2")
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "W2")
+        text = shown(panes(app)[4])
+        assert "Update of W2" in text
+        for label in ("before", "grad_W2", "after", "change"):
+            assert f"{label} " in text
+        after = update.value
+        assert f"{after[0, 0]:.4f}" in text
+        change = after - update.inputs["W2"]
+        assert f"{change[0, 0]:.4f}" in text
+        assert "updated: W1, b1, W2" in text
+
+
+async def test_stepping_back_restores_exactly_the_earlier_screen():
+    app = make_app("three_layer")
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(9):
+            await pilot.press("n")
+        await pilot.pause()
+        before = screen(app)
+        await pilot.press("n", "n", "n", "p", "p", "p")
+        await pilot.pause()
+        assert screen(app) == before
+
+
+async def test_phase_and_end_keys():
+    app = make_app("backprop_2_3_2")
+    r = bundled_run("backprop_2_3_2")
+    phases = [s.phase for s in r.steps]
+    async with app.run_test(size=SIZE) as pilot:
+        for phase in ("forward", "loss", "backward", "update"):
+            await pilot.press("right_square_bracket")
+            assert app.screen.position == phases.index(phase)
+        await pilot.press("left_square_bracket")
+        assert app.screen.position == phases.index("backward")
+        await pilot.press("G")
+        assert app.screen.position == len(r.steps) - 1
+        await pilot.press("g")
+        assert app.screen.position == -1
+        await pilot.press("end")
+        assert app.screen.position == len(r.steps) - 1
+        await pilot.press("home")
+        assert app.screen.position == -1
+        await pilot.press("right", "right", "left")
+        assert app.screen.position == 0
+
+
+async def test_breakpoints_and_continue():
+    app = make_app("classify_2_3_4")
+    async with app.run_test(size=SIZE) as pilot:
+        _, steps, operation, _, _ = panes(app)
+        await pilot.press("b")  # at the start: nothing to break on
+        assert app.screen.breakpoints == frozenset()
+        await pilot.press("n", "n", "n", "n", "n", "n", "b")  # delta2 (index 5)
+        assert app.screen.breakpoints == {5}
+        assert str(steps.get_option("s5").prompt.plain).startswith("▶●")
+        await pilot.press("g", "c")
+        assert app.screen.position == 5
+        assert "breakpoint" in operation.border_subtitle
+        await pilot.press("c")
+        assert app.screen.position == app.screen.last
+        await pilot.press("g", "n", "n", "n", "n", "n", "n", "b")  # toggles it off again
+        assert app.screen.breakpoints == frozenset()
+        assert str(steps.get_option("s5").prompt.plain).startswith("▶ ")
+
+
+async def _wait_for(pilot, condition, timeout=10.0):
+    """Let the app run until ``condition()`` holds (no fixed sleeps)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "condition not reached"
+        await pilot.pause(0.02)
+
+
+async def test_replay_plays_to_the_end_and_says_so():
+    app = make_app("backprop_2_3_2")
+    async with app.run_test(size=SIZE) as pilot:
+        operation = panes(app)[2]
+        await pilot.press("plus", "plus", "plus")  # 8 steps/s
+        await pilot.press("space")
+        assert app.screen.playing
+        assert "replaying at 8 steps/s" in operation.border_subtitle
+        await _wait_for(pilot, lambda: not app.screen.playing)
+        assert app.screen.position == app.screen.last
+        assert any("Replay finished" in n.message for n in app._notifications)
+        await pilot.press("space")  # from the end, replay starts over
+        assert app.screen.playing and app.screen.position <= 0
+        await pilot.press("p")  # moving the cursor pauses
+        assert not app.screen.playing
+
+
+async def test_replay_stops_at_a_breakpoint():
+    app = make_app("backprop_2_3_2")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n", "n", "b", "g")
+        await pilot.press("plus", "plus", "plus", "space")
+        await _wait_for(pilot, lambda: not app.screen.playing)
+        assert app.screen.position == 2
+        await pilot.press("minus", "minus", "minus", "minus", "minus")
+        assert "replay 0.5 steps/s" in panes(app)[2].border_subtitle
+
+
+async def test_enter_on_a_step_jumps_there_and_j_k_browse():
+    app = make_app("backprop_2_3_2")
+    async with app.run_test(size=SIZE) as pilot:
+        steps = panes(app)[1]
+        assert steps.has_focus
+        await pilot.press("j", "j", "j")  # start, a phase heading (skipped), steps 1 and 2
+        assert app.screen.position == -1
+        await pilot.press("k", "enter")
+        assert app.screen.position == 1
+        assert steps.highlighted == steps.get_option_index("s1")
+
+
+async def test_help_screen_lists_every_key_and_closes():
+    from tui.help_screen import HelpScreen
+
+    app = make_app("backprop_2_3_2")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = dict((b.id, k) for k, b in app.key_bindings())
+        assert keys["next_step"] == "n / →" and keys["toggle_breakpoint"] == "b" and keys["help"] == "? / F1"
+        from textual.widgets import Markdown
+
+        source = app.screen.query_one(Markdown).source
+        for binding_id in ("next_step", "previous_step", "next_phase", "previous_phase", "first_step", "last_step",
+                           "toggle_breakpoint", "continue_run", "toggle_replay", "faster", "slower", "open",
+                           "help", "quit", "steps.down"):
+            assert f"`{binding_id}`" in source
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_command_palette_offers_every_debugger_action():
+    app = make_app("backprop_2_3_2")
+    async with app.run_test(size=SIZE):
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Next", "Back", "Breakpoint", "Continue", "Play", "Help", "Open scenario"} <= titles
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Next")
+        await command.callback()
+        assert app.screen.position == 0
+
+
+async def test_keymap_file_remaps_a_binding(tmp_path):
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[keys]\nnext_step = "l"\n')
+    app = make_app("backprop_2_3_2", keymap_file=keys)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "l")
+        assert app.screen.position == 1
+        await pilot.press("n")
+        assert app.screen.position == 1  # n is no longer bound
+        assert dict((b.id, k) for k, b in app.key_bindings())["next_step"] == "l"
+
+
+async def test_a_broken_keymap_file_is_reported_and_ignored(tmp_path):
+    keys = tmp_path / "keys.toml"
+    keys.write_text("[keys\n")
+    app = make_app("backprop_2_3_2", keymap_file=keys)
+    async with app.run_test(size=SIZE) as pilot:
+        assert any("default keys apply" in n.message for n in app._notifications)
+        await pilot.press("n")
+        assert app.screen.position == 0
+
+
+async def test_digits_toggle_shows_eight_decimals():
+    app = make_app("classify_2_3_4")
+    async with app.run_test(size=SIZE) as pilot:
+        await goto(pilot, "y")
+        assert "0.7237 ]" in shown(panes(app)[3])
+        await pilot.press("f")
+        r = bundled_run("classify_2_3_4")
+        y = next(s.value for s in r.steps if s.name == "y")
+        assert f"{y[-1]:.8f} ]" in shown(panes(app)[3])
+
+
+async def test_picker_lists_bundled_and_folder_files_and_opens_one():
+    from textual.widgets import DataTable
+
+    from tui.debugger import DebuggerScreen
+    from tui.picker import PickerScreen
+
+    app = make_app(None)
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, PickerScreen)
+        table = app.screen.query_one(DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        names = [r[0] for r in rows]
+        assert names[: len(BUNDLED)] == BUNDLED
+        assert "broken.toml" in names and "my_unit" in names
+        classify = rows[BUNDLED.index("classify_2_3_4")]
+        assert classify[1:4] == ["2-3-4", "cross_entropy", "bundled"]
+        assert "expected 2 rows" in rows[names.index("broken.toml")][4]
+        await pilot.press("escape")  # nothing to go back to: the picker stays
+        assert isinstance(app.screen, PickerScreen)
+        table.move_cursor(row=BUNDLED.index("classify_2_3_4"))
+        await pilot.press("enter")
+        assert isinstance(app.screen, DebuggerScreen)
+        assert app.screen.run.scenario.shape == "2-3-4"
+        assert app.screen.sub_title == "bundled scenario classify_2_3_4"
+
+
+async def test_a_file_that_fails_to_load_shows_the_engines_message_and_the_user_picks_another():
+    from textual.widgets import DataTable
+
+    from tui.debugger import DebuggerScreen
+    from tui.error_screen import ErrorScreen
+    from tui.picker import PickerScreen
+
+    app = make_app(None)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one(DataTable)
+        names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        table.move_cursor(row=names.index("broken.toml"))
+        await pilot.press("enter")
+        assert isinstance(app.screen, ErrorScreen)
+        message = shown(app.screen.query_one("#error-text"))
+        assert "broken.toml: layers[0].W: expected 2 rows" in message
+        assert "Traceback" not in message
+        await pilot.press("escape")
+        assert isinstance(app.screen, PickerScreen)
+        table.move_cursor(row=names.index("my_unit"))
+        await pilot.press("enter")
+        assert isinstance(app.screen, DebuggerScreen)
+
+
+async def test_open_another_scenario_from_the_debugger():
+    from textual.widgets import DataTable
+
+    from tui.debugger import DebuggerScreen
+    from tui.picker import PickerScreen
+
+    app = make_app("backprop_2_3_2")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n", "o")
+        assert isinstance(app.screen, PickerScreen)
+        await pilot.press("escape")  # back to the same debugger, same step
+        assert isinstance(app.screen, DebuggerScreen) and app.screen.position == 1
+        await pilot.press("o")
+        app.screen.query_one(DataTable).move_cursor(row=BUNDLED.index("three_layer"))
+        await pilot.press("enter")
+        assert isinstance(app.screen, DebuggerScreen)
+        assert app.screen.run.scenario.shape == "2-3-2-2" and app.screen.position == -1
+        assert len(app.screen_stack) == 2  # the old debugger is gone, not buried
+
+
+@pytest.mark.parametrize("size,visible,hidden", [
+    ((120, 36), {"network", "steps", "operation", "values", "params"}, set()),
+    ((80, 24), {"steps", "operation", "values", "params"}, {"network"}),
+    ((40, 12), {"operation", "values"}, {"network", "steps", "params"}),
+])
+async def test_layouts_by_terminal_size(size, visible, hidden):
+    app = make_app("classify_2_3_4")
+    async with app.run_test(size=size) as pilot:
+        for _ in range(16):
+            await pilot.press("n")
+        await pilot.press("p")
+        await pilot.pause()
+        shown_ids = {w.id for w in app.screen.query("#network, #steps, #operation, #values, #params")
+                     if w.display and w.region.area > 0 and w.parent.display}
+        assert visible <= shown_ids
+        assert not (hidden & shown_ids)
+        assert app.screen.position == 13
+
+
+async def test_resizing_switches_layouts_without_losing_the_position():
+    app = make_app("three_layer")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n", "n")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert app.screen.has_class("-reduced")
+        await pilot.resize_terminal(40, 12)
+        await pilot.pause()
+        assert app.screen.has_class("-tiny")
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        assert not app.screen.has_class("-reduced") and app.screen.position == 2
+
+
+async def test_a_big_network_renders_summarised_without_hanging(tmp_path):
+    import time
+
+    from engine.scenario import parse_scenario
+    from engine.steps import run
+    from tui.app import NNStepApp
+
+    rng = np.random.default_rng(0)
+    text = (f'loss = "mse"\nlearning_rate = 0.1\nx = {rng.normal(size=(8, 200)).round(3).tolist()}\n'
+            f'd = {rng.normal(size=(8, 10)).round(3).tolist()}\n'
+            f'[[layers]]\nW = {(rng.normal(size=(200, 300)) * 0.05).round(4).tolist()}\nb = {[0.0] * 300}\n'
+            f'activation = "relu"\n'
+            f'[[layers]]\nW = {(rng.normal(size=(300, 10)) * 0.05).round(4).tolist()}\nb = {[0.0] * 10}\n'
+            f'activation = "identity"\n')
+    app = NNStepApp(run=run(parse_scenario(text, "big.toml")), folder=tmp_path, keymap_file=tmp_path / "none")
+    async with app.run_test(size=SIZE) as pilot:
+        t0 = time.perf_counter()
+        await pilot.press("n")
+        await pilot.pause()
+        values = shown(panes(app)[3])
+        assert "more rows" in values and "…" in values
+        assert "⋮300" in shown(panes(app)[0])
+        for _ in range(10):
+            await pilot.press("n")
+        assert app.screen.position == 10
+        assert time.perf_counter() - t0 < 60  # a hang guard, not a benchmark

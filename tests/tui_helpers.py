@@ -1,0 +1,40 @@
+"""Shared helpers for the app's tests: build the app on a bundled scenario, read what a pane shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.bundled import bundled_scenarios, find_bundled
+from engine.scenario import load_scenario
+from engine.steps import run
+
+BUNDLED = [p.stem for p in bundled_scenarios()]
+PICKER_DIR = Path(__file__).resolve().parent / "data" / "picker"
+SIZE = (120, 36)
+
+
+def bundled_run(name: str):
+    return run(load_scenario(find_bundled(name)))
+
+
+def make_app(name: str | None = None, folder: Path = PICKER_DIR, keymap_file: Path | None = None):
+    from tui.app import NNStepApp
+
+    return NNStepApp(run=bundled_run(name) if name else None, folder=folder,
+                     keymap_file=keymap_file or folder / "no-such-keymap.toml")
+
+
+def screen(app) -> str:
+    """The whole screen as an SVG, every colour and character, without the export's run-specific id."""
+    import re
+
+    return re.sub(r"terminal-\d+", "terminal", app.export_screenshot())
+
+
+def shown(widget) -> str:
+    """The plain text a pane shows (its Static's content)."""
+    from textual.widgets import Static
+
+    static = widget if isinstance(widget, Static) else widget.query_one(Static)
+    content = static.content
+    return content.plain if hasattr(content, "plain") else str(content)
