@@ -51,7 +51,7 @@ async def test_walk_every_bundled_scenario_to_the_end_and_back(name):
             assert step.code in shown(operation).replace("\n", "")
             assert operation.border_title.startswith(f"Operation · step {step.index + 1} of {len(expected.steps)}")
             assert f"→ {step.name} " in shown(values)
-            assert steps.highlighted == steps.get_option_index(f"s{step.index}")
+            assert steps.highlighted == steps.row_of(step.index)
         await pilot.press("n")  # past the end: stays on the last step
         assert app.screen.position == len(expected.steps) - 1
         for _ in expected.steps:
@@ -147,7 +147,7 @@ async def test_breakpoints_and_continue():
         assert app.screen.breakpoints == frozenset()
         await pilot.press("n", "n", "n", "n", "n", "n", "b")  # delta2 (index 5)
         assert app.screen.breakpoints == {5}
-        assert str(steps.get_option("s5").prompt.plain).startswith("▶●")
+        assert steps.row_text(steps.row_of(5)).plain.startswith("▶●")
         await pilot.press("g", "c")
         assert app.screen.position == 5
         assert "breakpoint" in operation.border_subtitle
@@ -155,7 +155,7 @@ async def test_breakpoints_and_continue():
         assert app.screen.position == app.screen.last
         await pilot.press("g", "n", "n", "n", "n", "n", "n", "b")  # toggles it off again
         assert app.screen.breakpoints == frozenset()
-        assert str(steps.get_option("s5").prompt.plain).startswith("▶ ")
+        assert steps.row_text(steps.row_of(5)).plain.startswith("▶ ")
 
 
 async def _wait_for(pilot, condition, timeout=10.0):
@@ -179,8 +179,9 @@ async def test_replay_plays_to_the_end_and_says_so():
         await _wait_for(pilot, lambda: not app.screen.playing)
         assert app.screen.position == app.screen.last
         assert any("Replay finished" in n.message for n in app._notifications)
+        await pilot.press("minus", "minus", "minus", "minus")  # 0.5 steps/s: no tick during the checks
         await pilot.press("space")  # from the end, replay starts over
-        assert app.screen.playing and app.screen.position <= 0
+        assert app.screen.playing and app.screen.position == -1
         await pilot.press("p")  # moving the cursor pauses
         assert not app.screen.playing
 
@@ -205,7 +206,7 @@ async def test_enter_on_a_step_jumps_there_and_j_k_browse():
         assert app.screen.position == -1
         await pilot.press("k", "enter")
         assert app.screen.position == 1
-        assert steps.highlighted == steps.get_option_index("s1")
+        assert steps.highlighted == steps.row_of(1)
 
 
 async def test_help_screen_lists_every_key_and_closes():

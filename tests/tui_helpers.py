@@ -32,9 +32,11 @@ def screen(app) -> str:
 
 
 def shown(widget) -> str:
-    """The plain text a pane shows (its Static's content)."""
+    """The plain text a pane shows."""
     from textual.widgets import Static
 
+    if hasattr(widget, "plain"):
+        return widget.plain
     static = widget if isinstance(widget, Static) else widget.query_one(Static)
     content = static.content
     return content.plain if hasattr(content, "plain") else str(content)

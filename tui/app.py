@@ -11,16 +11,21 @@ from functools import partial
 from pathlib import Path
 from typing import Iterable
 
-from textual.app import App, SystemCommand
+from typing import TYPE_CHECKING
+
+from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
 from engine.steps import Run
 from tui.debugger import DebuggerScreen
-from tui.error_screen import ErrorScreen
-from tui.help_screen import HelpScreen
-from tui.picker import PickerScreen
 from tui.steps_pane import StepsPane
+
+if TYPE_CHECKING:
+    from textual.app import SystemCommand
+
+# The picker, help and error screens (and the command palette) load when first opened: the first paint
+# of ``nnstep FILE`` needs only the debugger.
 
 KEY_NAMES = {"right": "→", "left": "←", "right_square_bracket": "]", "left_square_bracket": "[", "home": "Home",
              "end": "End", "plus": "+", "equals_sign": "=", "minus": "-", "question_mark": "?", "f1": "F1",
@@ -68,6 +73,8 @@ class NNStepApp(App):
         if self.first_run is not None:
             self.push_screen(DebuggerScreen(self.first_run))
         else:
+            from tui.picker import PickerScreen
+
             self.push_screen(PickerScreen(self.folder, cancellable=False))
         if self.keymap_error:
             self.notify(self.keymap_error, severity="warning", timeout=8)
@@ -78,10 +85,13 @@ class NNStepApp(App):
         """Load and run ``path``; on success show the debugger, else the engine's message."""
         from engine.scenario import ScenarioError, load_scenario
         from engine.steps import run
+        from tui.picker import PickerScreen
 
         try:
             result = run(load_scenario(path))
         except ScenarioError as exc:
+            from tui.error_screen import ErrorScreen
+
             self.push_screen(ErrorScreen(str(exc)))
             return
         if isinstance(self.screen, PickerScreen) and len(self.screen_stack) > 2:
@@ -90,13 +100,17 @@ class NNStepApp(App):
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "open":
-            return not isinstance(self.screen, PickerScreen)
+            return type(self.screen).__name__ != "PickerScreen"
         return True
 
     def action_open(self) -> None:
+        from tui.picker import PickerScreen
+
         self.push_screen(PickerScreen(self.folder, cancellable=True))
 
     def action_help(self) -> None:
+        from tui.help_screen import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.key_bindings()))
 
@@ -114,6 +128,8 @@ class NNStepApp(App):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p) offers every debugger action by name, with its key."""
+        from textual.app import SystemCommand
+
         yield from super().get_system_commands(screen)
         if isinstance(screen, DebuggerScreen):
             for keys, binding in self.key_bindings():
@@ -121,7 +137,7 @@ class NNStepApp(App):
                     yield SystemCommand(binding.description, f"key: {keys}",
                                         partial(screen.run_action, binding.action))
         yield SystemCommand("Help", "keys and panes (key: ?)", self.action_help)
-        if not isinstance(screen, PickerScreen):
+        if type(screen).__name__ != "PickerScreen":
             yield SystemCommand("Open scenario", "choose another scenario (key: o)", self.action_open)
 
 

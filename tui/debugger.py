@@ -64,10 +64,11 @@ class DebuggerScreen(Screen):
         Binding("f", "toggle_digits", "Digits", show=False, id="toggle_digits"),
     ]
 
-    position: reactive[int] = reactive(START, init=False)
-    playing: reactive[bool] = reactive(False, init=False)
-    speed: reactive[int] = reactive(DEFAULT_SPEED, init=False)
-    digits: reactive[int] = reactive(4, init=False)
+    # repaint=False: the panes repaint themselves; repainting the whole screen on every step costs more.
+    position: reactive[int] = reactive(START, init=False, repaint=False)
+    playing: reactive[bool] = reactive(False, init=False, repaint=False)
+    speed: reactive[int] = reactive(DEFAULT_SPEED, init=False, repaint=False)
+    digits: reactive[int] = reactive(4, init=False, repaint=False)
 
     def __init__(self, run: Run) -> None:
         super().__init__()
@@ -136,6 +137,16 @@ class DebuggerScreen(Screen):
         self.query_one(ValuesPane).position = pos
         self.query_one(ParamsPane).position = pos
         self._show_status()
+        self.call_after_refresh(self._prepare_neighbours, pos)
+
+    def _prepare_neighbours(self, pos: int) -> None:
+        """Once the screen is painted, render the steps either side, so the next key only repaints."""
+        if pos != self.position:
+            return
+        for near in (pos + 1, pos - 1):
+            if START <= near <= self.last:
+                for pane in (NetworkPane, OperationPane, ValuesPane, ParamsPane):
+                    self.query_one(pane).prepare_position(near)
 
     def _show_status(self) -> None:
         operation = self.query_one(OperationPane)

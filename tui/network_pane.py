@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widgets import Static
 
 from engine.steps import Run
+from tui.text_view import TextView
 
 NODE, EDGE_FORWARD, EDGE_BACKWARD = "●", "──▶", "◀──"
 LIT = "bold #ffd75f"
@@ -14,16 +14,19 @@ DONE = "#7cc4ff"
 TODO = "#5f5f5f"
 
 
-class NetworkPane(Static):
+class NetworkPane(TextView):
     """Layers as columns (2 → 3 → 4) with activations and the loss; forward lights left to right,
     backward right to left, an update lights the weights between two columns."""
 
     DEFAULT_CSS = """
-    NetworkPane { height: auto; }
+    NetworkPane { height: 14; }
     """
 
+    #: Node rows drawn at most; a bigger layer shows ⋮ and its size.
+    MAX_NODES = 9
+
     #: The position in the run (−1 before the first step).
-    position: reactive[int] = reactive(-1)
+    position: reactive[int] = reactive(-1, repaint=False)  # the view repaints the lines that changed
 
     def __init__(self, run: Run, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -33,21 +36,32 @@ class NetworkPane(Static):
         self.units = [sc.x.shape[-1]] + [layer.W.shape[1] for layer in sc.layers]
         self.acts = [""] + [layer.activation for layer in sc.layers]
 
+    def on_mount(self) -> None:
+        # A fixed height (names, activations, nodes, a blank, loss, caption), so a step redraws without layout.
+        self.styles.height = min(max(self.units), self.MAX_NODES) + 5 + 2
+
     def on_resize(self) -> None:
         self.refresh_network()
+
+    def prepare_position(self, position: int) -> None:
+        """Render ``position`` ahead of time, so that stepping there only repaints."""
+        self.prepare((position,), lambda width: self.render_network(width, self.MAX_NODES, position))
 
     def watch_position(self) -> None:
         self.refresh_network()
 
     def refresh_network(self) -> None:
-        self.update(self.render_network(self.size.width or 36, 9))
+        if self.is_mounted:
+            self.show_cached((self.position,), lambda width: self.render_network(width, self.MAX_NODES))
 
-    def render_network(self, width: int, max_nodes: int) -> Text:
-        run, pos = self.run, self.position
+    def render_network(self, width: int, max_nodes: int, position: int | None = None) -> Text:
+        run = self.run
+        pos = self.position if position is None else position
         step = run.steps[pos] if pos >= 0 else None
         n_cols = len(self.columns)
-        gap = 4
+        gap = 4 if n_cols < 4 else 3
         col = max(4, min(9, (width - gap * (n_cols - 1)) // n_cols))
+        short = {"identity": "id", "softmax": "softmx", "sigmoid": "sigmd"} if col < 8 else {}
         computed = {s.name for s in run.steps[: pos + 1]} | {"x"}
 
         def lit_column(i: int) -> bool:
@@ -83,7 +97,7 @@ class NetworkPane(Static):
         for i, act in enumerate(self.acts):
             if i:
                 text.append(" " * gap)
-            text.append(act[:col].center(col), style="italic #9a9a9a")
+            text.append(short.get(act, act)[:col].center(col), style="italic #9a9a9a")
         rows = min(max(self.units), max_nodes)
         for r in range(rows):
             text.append("\n")
@@ -107,11 +121,10 @@ class NetworkPane(Static):
         text.append("loss ", style="bold")
         text.append(loss or "none (forward only)", style=LIT if step is not None and step.phase == "loss" else "")
         text.append("\n")
-        text.append(self.caption(), style="#c0c0c0")
+        text.append(self.caption(pos), style="#c0c0c0")
         return text
 
-    def caption(self) -> str:
-        pos = self.position
+    def caption(self, pos: int) -> str:
         if pos < 0:
             return "start: nothing computed yet"
         step = self.run.steps[pos]

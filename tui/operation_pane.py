@@ -4,25 +4,33 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widgets import Static
 
 from engine.steps import Run
+from tui.text_view import ScrollingTextView
 
 FORMULA = "bold #ffd75f"
 CODE = "#87d787"
 
 
-class OperationPane(Static):
+class OperationPane(ScrollingTextView):
     """What the step at ``position`` does, in the seed's notation, in numpy and in words."""
 
-    position: reactive[int] = reactive(-1)
+    position: reactive[int] = reactive(-1, repaint=False)  # the view repaints the lines that changed
 
     def __init__(self, run: Run, **kwargs) -> None:
         super().__init__(**kwargs)
         self.run = run
 
+    def on_resize(self) -> None:
+        self.watch_position()
+
+    def prepare_position(self, position: int) -> None:
+        """Render ``position`` ahead of time, so that stepping there only repaints."""
+        self.prepare((position,), lambda width: self.describe(position))
+
     def watch_position(self) -> None:
-        self.update(self.describe(self.position))
+        if self.is_mounted:
+            self.show_cached((self.position,), lambda width: self.describe(self.position))
 
     def describe(self, position: int) -> Text:
         run = self.run

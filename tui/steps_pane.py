@@ -1,30 +1,44 @@
-"""Every step of the run as a list grouped by phase; the current step marked, breakpoints dotted."""
+"""Every step of the run as a list grouped by phase; the current step marked, breakpoints dotted.
+
+Drawn with the Line API from a cache of rendered rows: a step changes two rows' marks, so moving the
+cursor repaints from the cache instead of re-rendering the whole list.
+"""
 
 from __future__ import annotations
 
+from rich.segment import Segment
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widgets import OptionList
-from textual.widgets.option_list import Option
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from engine.steps import Run
 
 CURRENT, BREAKPOINT = "▶", "●"
-START_ID = "start"
+START_ROW = 0
 
 
-def option_id(position: int) -> str:
-    return START_ID if position < 0 else f"s{position}"
-
-
-class StepsPane(OptionList):
-    """The run's steps. Moving the highlight here browses; Enter asks to jump to the highlighted step."""
+class StepsPane(ScrollView, can_focus=True):
+    """The run's steps. Moving the highlight here browses; Enter (or a click) jumps to a step."""
 
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="steps.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="steps.up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="steps.down"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="steps.up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="steps.page_down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="steps.page_up"),
+        Binding("enter", "select", "Jump here", id="steps.select"),
     ]
+
+    COMPONENT_CLASSES = {"steps--cursor", "steps--phase"}
+
+    DEFAULT_CSS = """
+    StepsPane > .steps--cursor { background: $block-cursor-blurred-background; }
+    StepsPane:focus > .steps--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
+    StepsPane > .steps--phase { color: #d7af5f; text-style: bold; }
+    """
 
     class JumpRequested(Message):
         """The user chose a step to jump to."""
@@ -34,40 +48,135 @@ class StepsPane(OptionList):
             self.position = position
 
     def __init__(self, run: Run, **kwargs) -> None:
+        super().__init__(**kwargs)
         self.run = run
         self.position = -1
         self.breakpoints: frozenset[int] = frozenset()
-        options: list[Option | None] = [Option(self._prompt(-1), id=START_ID)]
+        #: One entry per row: the position it stands for (−1 the start), or a phase's name for a heading.
+        self.rows: list[int | str] = [-1]
         phase = None
         for step in run.steps:
             if step.phase != phase:
                 phase = step.phase
-                options.append(Option(Text(f"── {phase.capitalize()} ──", style="bold #d7af5f"), disabled=True,
-                                      id=f"phase-{phase}-{step.index}"))
-            options.append(Option(self._prompt(step.index), id=option_id(step.index)))
-        super().__init__(*options, **kwargs)
+                self.rows.append(phase)
+            self.rows.append(step.index)
+        self._row_of = {p: r for r, p in enumerate(self.rows) if isinstance(p, int)}
+        #: The highlighted row (the browsing cursor; Enter jumps to it).
+        self.highlighted = START_ROW
+        self._cache: dict[tuple, Strip] = {}
 
-    def _prompt(self, position: int) -> Text:
-        current = position == self.position
-        mark = Text(CURRENT if current else " ", style="bold #ffd75f", no_wrap=True, overflow="ellipsis")
-        mark.append(BREAKPOINT if position in self.breakpoints else " ", style="bold #ff5f5f")
-        if position < 0:
-            mark.append("    start", style="bold" if current else "#9a9a9a")
-            return mark
-        step = self.run.steps[position]
-        mark.append(f"{position + 1:>3} ", style="#9a9a9a")
-        mark.append(step.formula, style="bold" if current else "")
-        return mark
+    def on_mount(self) -> None:
+        self.virtual_size = Size(0, len(self.rows))
+
+    # --- what the list says ---------------------------------------------------------------------------
+
+    def row_of(self, position: int) -> int:
+        """The row showing ``position``."""
+        return self._row_of[position]
+
+    def row_text(self, row: int) -> Text:
+        """A row's text: ``▶● 12 W1 = W1 − learning_rate·grad_W1``, or a phase heading."""
+        item = self.rows[row]
+        if isinstance(item, str):
+            return Text(f" ── {item.capitalize()} ──")
+        current = item == self.position
+        text = Text()
+        text.append(CURRENT if current else " ", style="bold #ffd75f")
+        text.append(BREAKPOINT if item in self.breakpoints else " ", style="bold #ff5f5f")
+        if item < 0:
+            text.append("    start", style="bold" if current else "#9a9a9a")
+            return text
+        text.append(f"{item + 1:>3} ", style="#9a9a9a")
+        text.append(self.run.steps[item].formula, style="bold" if current else "")
+        return text
 
     def show(self, position: int, breakpoints: frozenset[int]) -> None:
         """Mark ``position`` as current and ``breakpoints``; the highlight follows the current step."""
-        changed = {self.position, position} | (self.breakpoints ^ breakpoints)
+        changed = {self.row_of(self.position), self.row_of(position), self.highlighted}
+        changed |= {self.row_of(p) for p in self.breakpoints ^ breakpoints}
         self.position, self.breakpoints = position, breakpoints
-        for p in changed:
-            self.replace_option_prompt(option_id(p), self._prompt(p))
-        self.highlighted = self.get_option_index(option_id(position))
+        self.move_highlight(self.row_of(position), changed)
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        oid = event.option.id or START_ID
-        self.post_message(self.JumpRequested(-1 if oid == START_ID else int(oid[1:])))
+    def _refresh_rows(self, rows) -> None:
+        scroll_y, width = self.scroll_offset.y, self.size.width
+        for row in rows:
+            self.refresh(Region(0, row - scroll_y, width, 1))
+
+    # --- drawing --------------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        row = scroll_y + y
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if row >= len(self.rows):
+            return Strip.blank(width, base)
+        item = self.rows[row]
+        highlighted = row == self.highlighted
+        key = (row, width, highlighted, self.has_focus, item == self.position, item in self.breakpoints)
+        strip = self._cache.get(key)
+        if strip is None:
+            text = self.row_text(row)
+            if isinstance(item, str):
+                text.stylize(self.get_component_rich_style("steps--phase"))
+            text.truncate(width, overflow="ellipsis", pad=True)
+            style = base + self.get_component_rich_style("steps--cursor") if highlighted else base
+            text.stylize_before(style)
+            strip = Strip(list(text.render(self.app.console)), width).crop_extend(0, width, base)
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[key] = strip
+        return strip
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    # --- browsing -------------------------------------------------------------------------------------
+
+    def move_highlight(self, row: int, changed: set[int] | None = None) -> None:
+        """Highlight ``row``, scroll it into view, and repaint the rows that changed."""
+        changed = (changed or set()) | {self.highlighted}
+        self.highlighted = max(0, min(len(self.rows) - 1, row))
+        changed.add(self.highlighted)
+        before = self.scroll_offset.y
+        width = self.scrollable_content_region.width
+        self.scroll_to_region(Region(0, self.highlighted, max(1, width), 1), animate=False, immediate=True)
+        if self.scroll_offset.y != before:
+            self.refresh()
+        else:
+            self._refresh_rows(changed)
+
+    def _step_rows(self, start: int, direction: int) -> int:
+        """The next row from ``start`` in ``direction`` that is a step (headings are skipped)."""
+        row = start + direction
+        while 0 <= row < len(self.rows) and isinstance(self.rows[row], str):
+            row += direction
+        return row if 0 <= row < len(self.rows) else start
+
+    def action_cursor_down(self) -> None:
+        self.move_highlight(self._step_rows(self.highlighted, 1))
+
+    def action_cursor_up(self) -> None:
+        self.move_highlight(self._step_rows(self.highlighted, -1))
+
+    def action_page_down(self) -> None:
+        row = min(len(self.rows) - 1, self.highlighted + max(1, self.scrollable_content_region.height - 1))
+        self.move_highlight(row if isinstance(self.rows[row], int) else self._step_rows(row, 1))
+
+    def action_page_up(self) -> None:
+        row = max(0, self.highlighted - max(1, self.scrollable_content_region.height - 1))
+        self.move_highlight(row if isinstance(self.rows[row], int) else self._step_rows(row, -1))
+
+    def action_select(self) -> None:
+        item = self.rows[self.highlighted]
+        if isinstance(item, int):
+            self.post_message(self.JumpRequested(item))
+
+    def on_click(self, event: events.Click) -> None:
+        row = event.y + self.scroll_offset.y
+        if 0 <= row < len(self.rows) and isinstance(self.rows[row], int):
+            self.highlighted = row
+            self.post_message(self.JumpRequested(self.rows[row]))

@@ -2,36 +2,36 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
 from textual.reactive import reactive
-from textual.widgets import Static
 
 from engine.steps import Run
-from engine.views import written_cells
+from engine.views import update_parts, written_cells
+from tui.text_view import ScrollingTextView
 from tui.arrays import label_width, labelled
 
 
-class ValuesPane(VerticalScroll):
+class ValuesPane(ScrollingTextView):
     """Inputs above, the result (→) below; scrolls when the arrays are taller than the pane."""
 
-    position: reactive[int] = reactive(-1)
+    position: reactive[int] = reactive(-1, repaint=False)  # the view repaints the lines that changed
     #: Decimals shown (4 or 8).
-    digits: reactive[int] = reactive(4)
+    digits: reactive[int] = reactive(4, repaint=False)
 
     def __init__(self, run: Run, **kwargs) -> None:
         super().__init__(**kwargs)
         self.run = run
-        self._render_cached = lru_cache(maxsize=256)(self._render_values)
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="values-text")
+        self._drawn_width = 0
 
     def on_resize(self) -> None:
-        self.redraw()
+        # Resize also arrives when only the scrolled content's size changed: redraw on a new width only.
+        if self.scrollable_content_region.width != self._drawn_width:
+            self.redraw()
+
+    def prepare_position(self, position: int) -> None:
+        """Render ``position`` ahead of time, so that stepping there only repaints."""
+        digits = self.digits
+        self.prepare((position, digits), lambda width: self._render_values(position, digits, width))
 
     def watch_position(self) -> None:
         self.redraw()
@@ -42,8 +42,9 @@ class ValuesPane(VerticalScroll):
     def redraw(self) -> None:
         if not self.is_mounted:
             return
-        width = self.scrollable_content_region.width or 80
-        self.query_one("#values-text", Static).update(self._render_cached(self.position, self.digits, width))
+        self._drawn_width = self.scrollable_content_region.width
+        position, digits = self.position, self.digits
+        self.show_cached((position, digits), lambda width: self._render_values(position, digits, width))
 
     def _render_values(self, position: int, digits: int, width: int) -> Text:
         if position < 0:
@@ -58,10 +59,14 @@ class ValuesPane(VerticalScroll):
             return text
         step = self.run.steps[position]
         arrays = list(step.inputs.items()) + [(step.name, step.value)]
-        w = label_width(arrays)
+        change = update_parts(step).change if step.phase == "update" else None
+        w = label_width(arrays + ([("change", change)] if change is not None else []))
         text = Text()
         for name, a in step.inputs.items():
             text.append_text(labelled(name, a, w, digits, width))
             text.append("\n")
         text.append_text(labelled(step.name, step.value, w, digits, width, written_cells(step), arrow=True))
+        if change is not None:
+            text.append("\n")
+            text.append_text(labelled("change", change, w, digits, width, written_cells(step)))
         return text

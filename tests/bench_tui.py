@@ -1,0 +1,139 @@
+"""Benchmark: how long a step key takes to reach the screen, against a minimal Textual app.
+
+Run it with ``python tests/bench_tui.py``. For every bundled scenario it walks the run forward and back
+(`n` and `p`, at 120×36, headless) and times each key from the moment it is sent to the moment the
+app has written the updated screen (the last ``App._display`` of the update). The same is done, in
+the same process, for a minimal Textual app that redraws one Static on a key: the ratio of the two
+medians is the figure to watch (goal ≤ 1.5). Then it times start-up to first paint, in fresh processes,
+for ``nnstep FILE`` and for the minimal app (goal ≤ 1.3×). Figures vary with the machine; the ratios
+are what to compare between runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from textual.app import App, ComposeResult  # noqa: E402
+from textual.widgets import Static  # noqa: E402
+
+
+class MinimalApp(App):
+    """The baseline: one Static, redrawn with a new number on every key."""
+
+    BINDINGS = [("n", "bump", "bump"), ("p", "bump", "bump")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static("0", id="n")
+
+    def action_bump(self) -> None:
+        self.count += 1
+        self.query_one("#n", Static).update(str(self.count))
+
+
+async def key_latencies(app: App, keys: list[str], size=(120, 36)) -> list[float]:
+    """Seconds from sending each key to the last screen write it caused."""
+    stamps: list[float] = []
+    display = app._display
+
+    def spy(screen, renderable):
+        display(screen, renderable)
+        stamps.append(time.perf_counter())
+
+    app._display = spy  # type: ignore[method-assign]
+    out = []
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        for key in keys:
+            before = len(stamps)
+            t0 = time.perf_counter()
+            await pilot.press(key)
+            await pilot.pause()
+            while len(stamps) == before:  # the refresh has not been written yet
+                await asyncio.sleep(0)
+            out.append(stamps[-1] - t0)
+    return out
+
+
+def summary(values: list[float]) -> tuple[float, float]:
+    ms = sorted(v * 1000 for v in values)
+    return statistics.median(ms), ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+
+
+def step_benchmark() -> None:
+    from tui_helpers import BUNDLED, make_app
+
+    print("step latency: key sent → screen written, 120×36, headless (ms)")
+    print(f"{'app':<22} {'keys':>5} {'median':>8} {'p95':>8} {'ratio':>7}")
+    rows = []
+    for name in BUNDLED:
+        app = make_app(name, keymap_file=Path("/nonexistent"))
+        n = len(app.first_run.steps)
+        keys = (["n"] * n + ["p"] * n) * 2
+        baseline = asyncio.run(key_latencies(MinimalApp(), keys))
+        ours = asyncio.run(key_latencies(app, keys))
+        (bm, bp), (om, op) = summary(baseline), summary(ours)
+        rows.append(om / bm)
+        print(f"{'minimal Textual app':<22} {len(keys):>5} {bm:>8.2f} {bp:>8.2f}")
+        print(f"{name:<22} {len(keys):>5} {om:>8.2f} {op:>8.2f} {om / bm:>6.2f}×")
+    print(f"median ratio over scenarios: {statistics.median(rows):.2f}× (goal ≤ 1.5×)")
+
+
+CHILD = """
+import sys, time
+t0 = float(sys.argv[2])
+which = sys.argv[1]
+if which == "minimal":
+    sys.path.insert(0, {tests!r})
+    from bench_tui import MinimalApp
+    app = MinimalApp()
+else:
+    from engine.cli import load_or_report
+    from engine.steps import run
+    from tui.app import NNStepApp
+    app = NNStepApp(run=run(load_or_report("classify_2_3_4", None)))
+display = app._display
+def spy(screen, renderable):
+    display(screen, renderable)
+    if renderable is not None and not getattr(app, "_painted", False):
+        app._painted = True
+        print(time.time() - t0, flush=True)
+        app.exit()
+app._display = spy
+app.run(headless=True, size=(120, 36))
+"""
+
+
+def startup_benchmark(repeats: int = 15) -> None:
+    print()
+    print(f"start-up to first paint, fresh process, headless, {repeats} runs each, interleaved (ms)")
+    code = CHILD.format(tests=str(ROOT / "tests"))
+    times: dict[str, list[float]] = {"minimal": [], "nnstep": []}
+    env = dict(os.environ, XDG_CONFIG_HOME="/nonexistent")
+    for _ in range(repeats):
+        for which in times:
+            out = subprocess.run([sys.executable, "-c", code, which, repr(time.time())], capture_output=True,
+                                 text=True, cwd=ROOT, env=env, check=True).stdout
+            times[which].append(float(out.strip().splitlines()[-1]))
+    base = statistics.median(times["minimal"]) * 1000
+    ours = statistics.median(times["nnstep"]) * 1000
+    print(f"{'minimal Textual app':<22} {base:>8.1f}")
+    print(f"{'nnstep classify_2_3_4':<22} {ours:>8.1f} {ours / base:>6.2f}× (goal ≤ 1.3×)")
+
+
+if __name__ == "__main__":
+    step_benchmark()
+    startup_benchmark()

@@ -1,0 +1,120 @@
+"""A scrolling view of prepared lines of text, drawn with Textual's Line API.
+
+Showing new text repaints only the lines that changed, and never asks the screen for a layout
+unless a scrollbar has to appear or go: a step that changes three lines of a pane costs three lines.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Callable
+
+from rich.segment import Segment
+from rich.text import Text
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+
+class TextView(ScrollView):
+    """Lines of Rich text; scrolls with the mouse (and the keys, in subclasses that take focus)."""
+
+    DEFAULT_CSS = """
+    TextView { overflow-x: hidden; }
+    """
+
+    #: Rendered texts kept per view, so that revisiting a step skips the rendering.
+    CACHE_SIZE = 256
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._lines: list[list[Segment]] = []
+        self._plain = ""
+        self._rendered: OrderedDict[tuple, tuple[str, list[list[Segment]]]] = OrderedDict()
+
+    @property
+    def plain(self) -> str:
+        """What the view shows, as plain text."""
+        return self._plain
+
+    def show(self, text: Text) -> None:
+        """Replace the content with ``text``, wrapped to the view's width, and scroll to the top."""
+        self._show(text, None)
+
+    def show_cached(self, key: tuple, make: Callable[[int], Text]) -> None:
+        """Show ``make(width)``, the text that ``key`` stands for; the rendering is kept for next time."""
+        if (key, self.scrollable_content_region.width) in self._rendered:
+            self._show(None, key)
+        else:
+            self._show(make(self.scrollable_content_region.width or 80), key)
+
+    def prepare(self, key: tuple, make: Callable[[int], Text]) -> None:
+        """Render ``make(width)`` into the cache under ``key`` without showing it (for idle moments)."""
+        width = self.scrollable_content_region.width
+        if not width or (key, width) in self._rendered:
+            return
+        console = self.app.console
+        options = console.options.update(width=width, no_wrap=False, highlight=False)
+        text = make(width)
+        self._rendered[(key, width)] = (text.plain, console.render_lines(text, options, pad=False, new_lines=False))
+        if len(self._rendered) > self.CACHE_SIZE:
+            self._rendered.popitem(last=False)
+
+    def _show(self, text: Text | None, key: tuple | None) -> None:
+        old = self._lines
+        viewport = self.scrollable_content_region
+        cache_key = None if key is None else (key, viewport.width)
+        if cache_key in self._rendered:
+            self._rendered.move_to_end(cache_key)
+            self._plain, self._lines = self._rendered[cache_key]
+        else:
+            console = self.app.console
+            options = console.options.update(width=max(1, viewport.width), no_wrap=False, highlight=False)
+            self._plain = text.plain
+            self._lines = console.render_lines(text, options, pad=False, new_lines=False)
+            if cache_key is not None:
+                self._rendered[cache_key] = (self._plain, self._lines)
+                if len(self._rendered) > self.CACHE_SIZE:
+                    self._rendered.popitem(last=False)
+        height = len(self._lines)
+        scrolls_before = self.virtual_size.height > viewport.height
+        scrolls_now = height > viewport.height
+        if scrolls_before != scrolls_now and self.styles.overflow_y != "scroll":
+            self.virtual_size = Size(viewport.width, height)  # a scrollbar comes or goes: that needs a layout
+            self.scroll_to(y=0, animate=False, immediate=True)
+            self.refresh()
+            return
+        # The scrollbar stays (or stays away): set the size without asking the screen for a layout.
+        self.set_reactive(TextView.virtual_size, Size(viewport.width, height))
+        if scrolls_now or scrolls_before:
+            if self.show_vertical_scrollbar:
+                self.vertical_scrollbar.window_virtual_size = height
+            self.scroll_to(y=0, animate=False, immediate=True)
+            self.refresh()
+            return
+        width = self.size.width
+        for y in range(max(len(old), height)):
+            if y >= len(old) or y >= height or old[y] != self._lines[y]:
+                self.refresh(Region(0, y, width, 1))
+
+    def render_lines(self, crop):
+        self._base_style = self.rich_style  # once per paint, not once per line
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.scrollable_content_region.width
+        base = self._base_style
+        if index >= len(self._lines):
+            return Strip.blank(width, base)
+        return Strip(self._lines[index]).crop_extend(scroll_x, scroll_x + width, base).apply_style(base)
+
+
+class ScrollingTextView(TextView, can_focus=True):
+    """A TextView that takes focus, to be scrolled from the keyboard."""
+
+    BINDINGS = [
+        ("j", "scroll_down", "Scroll down"),
+        ("k", "scroll_up", "Scroll up"),
+    ]
