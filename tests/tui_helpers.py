@@ -39,4 +39,10 @@ def shown(widget) -> str:
         return widget.plain
     static = widget if isinstance(widget, Static) else widget.query_one(Static)
     content = static.content
-    return content.plain if hasattr(content, "plain") else str(content)
+    if hasattr(content, "plain"):
+        return content.plain
+    from rich.console import Console
+
+    console = Console(width=200, record=True, color_system=None)
+    console.print(content)
+    return console.export_text()

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 KEY_NAMES = {"right": "→", "left": "←", "right_square_bracket": "]", "left_square_bracket": "[", "home": "Home",
              "end": "End", "plus": "+", "equals_sign": "=", "minus": "-", "question_mark": "?", "f1": "F1",
-             "escape": "Escape", "enter": "Enter", "space": "space", "up": "↑", "down": "↓"}
+             "escape": "Escape", "enter": "Enter", "space": "space", "up": "↑", "down": "↓",
+             "pagedown": "PgDn", "pageup": "PgUp"}
 
 
 def keymap_path() -> Path:
@@ -56,9 +57,9 @@ class NNStepApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "nnstep"
     BINDINGS = [
-        Binding("question_mark,f1", "help", "Help", key_display="?", id="help"),
-        Binding("o", "open", "Open", id="open"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark,f1", "help", "Help", key_display="?", tooltip="This help", id="help"),
+        Binding("o", "open", "Open", tooltip="Open another scenario", id="open"),
+        Binding("q", "quit", "Quit", tooltip="Quit nnstep", id="quit"),
     ]
 
     def __init__(self, run: Run | None = None, folder: Path | None = None,

@@ -48,20 +48,20 @@ class DebuggerScreen(Screen):
     """Step through one run."""
 
     BINDINGS = [
-        Binding("n,right", "next_step", "Next", id="next_step"),
-        Binding("p,left", "previous_step", "Back", id="previous_step"),
-        Binding("right_square_bracket", "next_phase", "Next phase", key_display="]", id="next_phase"),
-        Binding("left_square_bracket", "previous_phase", "Prev phase", key_display="[", show=False,
+        Binding("n,right", "next_step", "Next", tooltip="Run the next operation", id="next_step"),
+        Binding("p,left", "previous_step", "Back", tooltip="Step back (the screen is exactly as it was)", id="previous_step"),
+        Binding("right_square_bracket", "next_phase", "Next phase", tooltip="Jump to the first step of the next phase", key_display="]", id="next_phase"),
+        Binding("left_square_bracket", "previous_phase", "Prev phase", tooltip="Jump to the start of this phase, or the one before", key_display="[", show=False,
                 id="previous_phase"),
         # Priority: the focused steps list would otherwise take Home and End for itself.
-        Binding("g,home", "first_step", "Start", show=False, priority=True, id="first_step"),
-        Binding("G,end", "last_step", "End", show=False, priority=True, id="last_step"),
-        Binding("b", "toggle_breakpoint", "Breakpoint", id="toggle_breakpoint"),
-        Binding("c", "continue_run", "Continue", id="continue_run"),
-        Binding("space", "toggle_replay", "Play", id="toggle_replay"),
-        Binding("plus,equals_sign", "faster", "Faster", key_display="+", show=False, id="faster"),
-        Binding("minus", "slower", "Slower", key_display="-", show=False, id="slower"),
-        Binding("f", "toggle_digits", "Digits", show=False, id="toggle_digits"),
+        Binding("g,home", "first_step", "Start", tooltip="Go to the start, before the first operation", show=False, priority=True, id="first_step"),
+        Binding("G,end", "last_step", "End", tooltip="Go to the last step", show=False, priority=True, id="last_step"),
+        Binding("b", "toggle_breakpoint", "Breakpoint", tooltip="Set or clear a breakpoint on the current step", id="toggle_breakpoint"),
+        Binding("c", "continue_run", "Continue", tooltip="Run on to the next breakpoint (or the last step)", id="continue_run"),
+        Binding("space", "toggle_replay", "Play", tooltip="Play or pause the replay, one step at a time", id="toggle_replay"),
+        Binding("plus,equals_sign", "faster", "Faster", tooltip="Replay faster", key_display="+", show=False, id="faster"),
+        Binding("minus", "slower", "Slower", tooltip="Replay slower", key_display="-", show=False, id="slower"),
+        Binding("f", "toggle_digits", "Digits", tooltip="Show 4 or 8 decimals", show=False, id="toggle_digits"),
     ]
 
     # repaint=False: the panes repaint themselves; repainting the whole screen on every step costs more.

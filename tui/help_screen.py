@@ -1,38 +1,48 @@
-"""The help screen: what each pane shows and every key, read from the live bindings (so remaps show)."""
+"""The help screen: every key (read from the live bindings, so remapped keys show) and what each pane shows."""
 
 from __future__ import annotations
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.widgets import Static
 
-PANES = """\
-## The panes
-- **Network**: the layers as columns of nodes. Forward steps light up left to right, backward steps
-  right to left (◀──), an update lights the weights it changes (═W═).
-- **Steps**: every operation of the run, grouped by phase. ▶ is the current step, ● a breakpoint.
-  j/k or ↑/↓ browse the list, Enter jumps to the highlighted step.
-- **Operation**: the formula with its shapes, the numpy code that computes it, and what it means.
-- **Values**: every array the step read, and (→) the array it produced; the cells it wrote are marked.
-- **Parameters and loss**: the loss once computed, and every W and b as they stand now. At an update
-  step: the parameter before, its gradient, after, and the change.
-"""
+PANES = [
+    ("Network", "the layers as columns of nodes. Forward steps light up left to right (──▶), backward "
+                "steps right to left (◀──), an update lights the weights it changes (═W═)."),
+    ("Steps", "every operation of the run, grouped by phase. ▶ is the current step, ● a breakpoint. "
+              "↑/↓ or j/k browse the list, Enter (or a click) jumps to the highlighted step."),
+    ("Operation", "the formula with its shapes, the numpy code that computes it, and what it means."),
+    ("Values", "every array the step read, and (→) the array it produced; the cells it wrote are "
+               "highlighted. Blue is positive, orange negative, grey zero."),
+    ("Parameters and loss", "the loss once computed, and every W and b as they stand now. At an update "
+                            "step: the parameter before, its gradient, after, and the change."),
+]
 
-REMAP = """\
-## Remapping keys
-Put a `[keys]` table in `~/.config/nnstep/keys.toml` (or `$XDG_CONFIG_HOME/nnstep/keys.toml`), one
-binding id per line, for example `next_step = "l,right"`. The ids are in the table above.
-"""
+REMAP = ("Keys can be remapped: put a [keys] table in ~/.config/nnstep/keys.toml (or "
+         "$XDG_CONFIG_HOME/nnstep/keys.toml), one binding id per line, e.g.  next_step = \"l,right\"")
 
 
-def key_table(bindings: list[tuple[str, Binding]]) -> str:
-    """A Markdown table of (key, what it does, binding id)."""
-    rows = ["| key | what it does | id |", "| --- | --- | --- |"]
+def help_text(bindings: list[tuple[str, Binding]]) -> Table:
+    """Keys, what they do and their binding ids, then the panes."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold #ffd75f", no_wrap=True)
+    table.add_column()
+    table.add_column(style="#8a8a8a", no_wrap=True)
+    table.add_row(Text("Keys", style="bold underline"), "", "")
     for keys, binding in bindings:
-        rows.append(f"| `{keys}` | {binding.description} | `{binding.id}` |")
-    return "\n".join(rows)
+        table.add_row(keys, binding.tooltip or binding.description, binding.id or "")
+    table.add_row("", "", "")
+    table.add_row(Text("Panes", style="bold underline"), "", "")
+    for name, what in PANES:
+        table.add_row(name, what, "")
+    table.add_row("", "", "")
+    table.add_row("", Text(REMAP, style="#9a9a9a"), "")
+    table.add_row("", Text("Escape, q, ? or F1 closes this screen.", style="#9a9a9a"), "")
+    return table
 
 
 class HelpScreen(ModalScreen[None]):
@@ -46,12 +56,12 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Markdown("# nnstep: keys and panes\n\n## Keys\n" + key_table(self.bindings) + "\n\n" + PANES
-                           + "\n" + REMAP + "\nEscape closes this screen.")
+            yield Static(help_text(self.bindings), id="help-text")
 
     def on_mount(self) -> None:
-        self.query_one("#help-body").border_title = "Help"
-        self.query_one("#help-body").focus()
+        body = self.query_one("#help-body")
+        body.border_title = "nnstep · help"
+        body.focus()
 
     def action_close(self) -> None:
         self.dismiss()

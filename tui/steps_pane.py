@@ -25,11 +25,15 @@ class StepsPane(ScrollView, can_focus=True):
     """The run's steps. Moving the highlight here browses; Enter (or a click) jumps to a step."""
 
     BINDINGS = [
-        Binding("down,j", "cursor_down", "Down", show=False, id="steps.down"),
-        Binding("up,k", "cursor_up", "Up", show=False, id="steps.up"),
-        Binding("pagedown", "page_down", "Page down", show=False, id="steps.page_down"),
-        Binding("pageup", "page_up", "Page up", show=False, id="steps.page_up"),
-        Binding("enter", "select", "Jump here", id="steps.select"),
+        Binding("down,j", "cursor_down", "Down", show=False, tooltip="Steps list: highlight the next step",
+                id="steps.down"),
+        Binding("up,k", "cursor_up", "Up", show=False, tooltip="Steps list: highlight the previous step",
+                id="steps.up"),
+        Binding("pagedown", "page_down", "Page down", show=False, tooltip="Steps list: a page down",
+                id="steps.page_down"),
+        Binding("pageup", "page_up", "Page up", show=False, tooltip="Steps list: a page up", id="steps.page_up"),
+        Binding("enter", "select", "Jump here", show=False, tooltip="Steps list: jump to the highlighted step",
+                id="steps.select"),
     ]
 
     COMPONENT_CLASSES = {"steps--cursor", "steps--phase"}
