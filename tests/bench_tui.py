@@ -5,7 +5,8 @@ Run it with ``python tests/bench_tui.py``. For every bundled scenario it walks t
 app has written the updated screen (the last ``App._display`` of the update). The same is done, in
 the same process, for a minimal Textual app that redraws one Static on a key: the ratio of the two
 medians is the figure to watch (goal ≤ 1.5). Then it times start-up to first paint, in fresh processes,
-for ``nnstep FILE`` and for the minimal app (goal ≤ 1.3×). Figures vary with the machine; the ratios
+for ``nnstep FILE``, for the minimal app (goal ≤ 1.3×), and for the minimal app importing numpy
+(which nnstep cannot paint a number without). Figures vary with the machine; the ratios
 are what to compare between runs.
 """
 
@@ -96,7 +97,9 @@ CHILD = """
 import sys, time
 t0 = float(sys.argv[2])
 which = sys.argv[1]
-if which == "minimal":
+if which == "minimal+numpy":
+    import numpy
+if which.startswith("minimal"):
     sys.path.insert(0, {tests!r})
     from bench_tui import MinimalApp
     app = MinimalApp()
@@ -121,7 +124,7 @@ def startup_benchmark(repeats: int = 15) -> None:
     print()
     print(f"start-up to first paint, fresh process, headless, {repeats} runs each, interleaved (ms)")
     code = CHILD.format(tests=str(ROOT / "tests"))
-    times: dict[str, list[float]] = {"minimal": [], "nnstep": []}
+    times: dict[str, list[float]] = {"minimal": [], "minimal+numpy": [], "nnstep": []}
     env = dict(os.environ, XDG_CONFIG_HOME="/nonexistent")
     for _ in range(repeats):
         for which in times:
@@ -129,9 +132,12 @@ def startup_benchmark(repeats: int = 15) -> None:
                                  text=True, cwd=ROOT, env=env, check=True).stdout
             times[which].append(float(out.strip().splitlines()[-1]))
     base = statistics.median(times["minimal"]) * 1000
+    with_numpy = statistics.median(times["minimal+numpy"]) * 1000
     ours = statistics.median(times["nnstep"]) * 1000
-    print(f"{'minimal Textual app':<22} {base:>8.1f}")
-    print(f"{'nnstep classify_2_3_4':<22} {ours:>8.1f} {ours / base:>6.2f}× (goal ≤ 1.3×)")
+    print(f"{'minimal Textual app':<30} {base:>8.1f}")
+    print(f"{'minimal app, importing numpy':<30} {with_numpy:>8.1f} {with_numpy / base:>6.2f}×")
+    print(f"{'nnstep classify_2_3_4':<30} {ours:>8.1f} {ours / base:>6.2f}× (goal ≤ 1.3×); "
+          f"{ours / with_numpy:.2f}× the minimal app importing numpy")
 
 
 if __name__ == "__main__":
