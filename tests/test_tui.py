@@ -404,3 +404,50 @@ async def test_a_big_network_renders_summarised_without_hanging(tmp_path):
             await pilot.press("n")
         assert app.screen.position == 10
         assert time.perf_counter() - t0 < 60  # a hang guard, not a benchmark
+
+
+def _line(text: str, head: str) -> str:
+    return " ".join(next(l for l in text.splitlines() if l.lstrip().startswith(head)).split())
+
+
+async def test_the_readme_walkthrough_is_what_the_app_shows():
+    """The README's walkthrough of the 2-3-4 network, key by key."""
+    app = make_app("classify_2_3_4")
+    async with app.run_test(size=SIZE) as pilot:
+        network, steps, operation, values, params = panes(app)
+        await pilot.press("n")
+        assert _line(shown(values), "→ u1") == "→ u1 (3) [ 0.6000 1.3000 2.0000 ]"
+        assert "──▶" in shown(network)
+        await pilot.press("n")
+        assert "all of u1 is positive" in shown(operation)
+        await pilot.press("n")
+        assert _line(shown(values), "→ u2") == "→ u2 (4) [ 1.0200 2.2900 3.5600 4.8300 ]"
+        await pilot.press("n")
+        assert _line(shown(values), "→ y") == "→ y (4) [ 0.0160 0.0571 0.2032 0.7237 ]"
+        await pilot.press("right_square_bracket")
+        assert "loss  0.3234204315448046" in shown(params)
+        assert "0.3234202933601941" in shown(operation)
+        await pilot.press("right_square_bracket")
+        assert _line(shown(values), "→ delta2") == "→ delta2 (4) [ 0.0160 0.0571 0.2032 -0.2763 ]"
+        assert "collapses to y − d" in shown(operation).replace("\n", " ")
+        await pilot.press("n")
+        assert "grad_W2 = z1ᵀ·delta2" in shown(operation) and "→ grad_W2 (3×4)" in shown(values)
+        await pilot.press("n", "n")
+        assert _line(shown(values), "→ delta1") == "→ delta1 (3) [ -0.1096 -0.1096 -0.1096 ]"
+        assert "◀──" in shown(network)
+        await pilot.press("f")
+        assert _line(shown(values), "→ delta1") == "→ delta1 (3) [ -0.10963788 -0.10963788 -0.10963788 ]"
+        await pilot.press("f", "b")
+        delta1 = app.screen.position
+        await pilot.press("n")
+        rows = shown(values).split("→ grad_W1")[1].split("\n")[:2]
+        assert [" ".join(r.split()).strip("[] ") for r in rows] == [
+            "(2×3) [ -0.1096 -0.1096 -0.1096", "-0.2193 -0.2193 -0.2193"]
+        await pilot.press("n", "right_square_bracket")
+        text = shown(params)
+        assert "Update of W1" in text
+        assert "0.1011  0.3011  0.5011" in text and "0.2022  0.4022  0.6022" in text
+        change = text.split("change")[-1]
+        assert "0.0011  0.0011  0.0011" in change and "0.0022  0.0022  0.0022" in change
+        await pilot.press("g", "c")
+        assert app.screen.position == delta1
