@@ -171,7 +171,7 @@ class MeanSquaredError(Loss):
 class CrossEntropy(Loss):
     name = "cross_entropy"
     formula = "loss = −Σ d·log y / N"
-    code = "loss = -np.sum(d * log_softmax({u})) / {N}  # log_softmax(u) = u - max - log Σ exp(u - max)"
+    code = "loss = -np.sum(d * log_softmax({u})) / {N}"
     requires = "softmax"
 
     def value(self, u, y, d):

@@ -105,7 +105,7 @@ def _forward_note(act: str, l: int, u: np.ndarray, z: np.ndarray, out: str) -> s
         dead = u <= 0
         if np.any(dead):
             return (f"ReLU keeps u{l} where it is positive and writes 0 elsewhere; "
-                    f"{_entries(int(dead.sum()), u.size)} ≤ 0, and those units pass no gradient back.")
+                    f"{_entries(int(dead.sum()), u.size)} ≤ 0, and those entries pass no gradient back.")
         return f"ReLU keeps positive entries and writes 0 for the rest; all of u{l} is positive here."
     if act == "sigmoid":
         return f"Sigmoid squashes each entry into (0, 1): {out} = 1 / (1 + exp(−u{l}))."
@@ -120,14 +120,27 @@ def _forward_note(act: str, l: int, u: np.ndarray, z: np.ndarray, out: str) -> s
     return f"The identity activation: {out} = u{l} unchanged (as the seed writes y = u{l})."
 
 
-def _loss_note(loss: str, y: np.ndarray, d: np.ndarray) -> str:
+def _first_difference(course: float, exact: float) -> str:
+    """``, different from the 7th significant digit`` (counted on both numbers written to 16 places)."""
+    a, b = f"{course:.15e}", f"{exact:.15e}"
+    if a == b:
+        return ", the same to all 16 significant digits"
+    if a.split("e")[1] != b.split("e")[1]:
+        return ", different in magnitude"
+    digits_a, digits_b = a.split("e")[0].replace(".", ""), b.split("e")[0].replace(".", "")
+    n = next(i for i, (p, q) in enumerate(zip(digits_a, digits_b)) if p != q) + 1
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f", different from the {n}{suffix} significant digit"
+
+
+def _loss_note(loss: str, y: np.ndarray, d: np.ndarray, exact: float) -> str:
     if loss == "mse":
         return "Half the mean of the squared errors over every element of y."
     seed = float(seed_cross_entropy(y, d))
     if loss == "cross_entropy":
         note = "log y is taken as log_softmax(u), exactly and with no epsilon."
-        course = (f" The course's cross_entropy_error adds 1e-7 inside the log and would print {seed!r} here, "
-                  f"different from about the 7th significant digit.")
+        course = (f" The course's cross_entropy_error adds 1e-7 inside the log and would print {seed!r} here"
+                  f"{_first_difference(seed, exact)}.")
     else:
         note = "log y and log(1 − y) are taken from u (softplus), so they stay finite."
         course = (f" The course applies its multi-class cross_entropy_error to one sigmoid unit: it would "
@@ -175,7 +188,8 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
         d = _frozen(d)
         fn = LOSSES[loss]
         loss_inputs = {"y": y, "d": d} if loss == "mse" else {"y": y, "d": d, f"u{last}": u_out}
-        rec.add("loss", None, "loss", fn.formula, loss_inputs, fn.value(u_out, y, d), _loss_note(loss, y, d),
+        value = fn.value(u_out, y, d)
+        rec.add("loss", None, "loss", fn.formula, loss_inputs, value, _loss_note(loss, y, d, float(value)),
                 fn.code.format(u=f"u{last}", N=batch_size(y)), "{y}, {d} → {out}")
 
         grads_W: list[np.ndarray] = [None] * last  # type: ignore[list-item]
@@ -286,8 +300,18 @@ def _hidden_delta(rec: _Recorder, act: str, l: int, delta_above: np.ndarray, W_a
         dead = u <= 0
         if np.any(dead):
             note = (f"ReLU passes the gradient only where u{l} > 0; where u{l} ≤ 0 "
-                    f"({_entries(int(dead.sum()), u.size)}) delta{l} is 0 and those units' weights get no "
-                    f"gradient.")
+                    f"({_entries(int(dead.sum()), u.size)}) delta{l} is 0")
+            if u.ndim == 1:
+                note += " and those units' weights get no gradient."
+            else:
+                always = [str(j + 1) for j in np.flatnonzero(dead.all(axis=0))]
+                if always:
+                    note += (f". Unit{'s' if len(always) > 1 else ''} {', '.join(always)} of layer {l} "
+                             f"{'are' if len(always) > 1 else 'is'} ≤ 0 for every sample, so "
+                             f"{'their' if len(always) > 1 else 'its'} weights get no gradient from this batch.")
+                else:
+                    note += (". Every unit is positive for some sample, so every unit's weights still get a "
+                             "gradient from the other samples.")
         else:
             note = f"ReLU passes the gradient only where u{l} > 0; here every entry of u{l} is positive."
     elif act == "step":

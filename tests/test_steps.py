@@ -128,3 +128,40 @@ def test_cross_entropy_note_gives_the_course_value():
     assert isinstance(loss.value, np.ndarray) and loss.value.ndim == 0
     assert "0.3234202933601941" in loss.note
     assert "1e-7" in loss.note
+
+
+def test_the_loss_note_names_the_digit_where_the_course_differs():
+    from engine.steps import _first_difference
+
+    assert _first_difference(0.3234202933601941, 0.3234204315448046) == ", different from the 7th significant digit"
+    assert _first_difference(3.563179327475656, 3.5631839237588974) == ", different from the 6th significant digit"
+    assert _first_difference(1.5, 1.5) == ", the same to all 16 significant digits"
+    assert _first_difference(0.5, 5.0) == ", different in magnitude"
+    note = next(s.note for s in _run("classify_2_3_4").steps if s.name == "loss")
+    assert "0.3234202933601941 here, different from the 7th significant digit" in note
+
+
+BATCH_RELU = """
+loss = "mse"
+learning_rate = 0.1
+x = [[1.0, 2.0], [-1.0, -2.0]]
+d = [[1.0], [0.0]]
+[[layers]]
+W = [[0.5, -0.5, 0.2], [0.5, -0.5, -0.1]]
+b = [0.0, 0.0, -5.0]
+activation = "relu"
+[[layers]]
+W = [[0.3], [0.4], [0.5]]
+b = [0.0]
+activation = "identity"
+"""
+
+
+def test_hidden_relu_note_on_a_batch_says_which_units_learn_nothing():
+    steps = {s.name: s for s in run(parse_scenario(BATCH_RELU, "b.toml")).steps}
+    note = steps["delta1"].note
+    # u1 rows: [1.5, -1.5, -5.0] and [-1.5, 1.5, -5.0]: units 1 and 2 live for one sample each, unit 3 never.
+    assert "(4 of 6 entries are) delta1 is 0" in note
+    assert "Unit 3 of layer 1 is ≤ 0 for every sample, so its weights get no gradient from this batch." in note
+    grad = steps["grad_W1"].value
+    assert np.all(grad[:, 2] == 0) and np.all(grad[:, :2] != 0)

@@ -125,17 +125,24 @@ class NNStepApp(App):
     def key_bindings(self) -> list[tuple[str, Binding]]:
         """Every binding a user can press in the debugger, with its current keys."""
         groups = [DebuggerScreen.BINDINGS, StepsPane.BINDINGS, self.BINDINGS]
-        return [(self.keys_of(b), b) for group in groups for b in group if isinstance(b, Binding)]
+        seen: set[str | None] = set()
+        out = []
+        for binding in (b for group in groups for b in group if isinstance(b, Binding)):
+            if binding.id not in seen:
+                seen.add(binding.id)
+                out.append((self.keys_of(binding), binding))
+        return out
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p) offers every debugger action by name, with its key."""
         from textual.app import SystemCommand
 
-        yield from super().get_system_commands(screen)
+        # Textual's own "Keys" panel would be a second, different help: ours lists every key.
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
         if isinstance(screen, DebuggerScreen):
             for keys, binding in self.key_bindings():
-                if binding in DebuggerScreen.BINDINGS:
-                    yield SystemCommand(binding.description, f"key: {keys}",
+                if binding in DebuggerScreen.BINDINGS and binding.id != "help":
+                    yield SystemCommand(binding.tooltip or binding.description, f"key: {keys}",
                                         partial(screen.run_action, binding.action))
         yield SystemCommand("Help", "keys and panes (key: ?)", self.action_help)
         if type(screen).__name__ != "PickerScreen":

@@ -17,7 +17,7 @@ LABEL = "bold"
 SHAPE = "#9a9a9a"
 
 #: Rows shown in full before an array is summarised as head, ⋮, tail.
-MAX_ROWS = 10
+MAX_ROWS = 11
 
 
 def number_format(array: np.ndarray, digits: int) -> str:
@@ -50,11 +50,12 @@ def _style(v: float) -> str:
 
 
 def _keep(n: int, limit: int) -> list[int | None]:
-    """Indices to show out of n, with None where the ellipsis goes."""
+    """Indices to show out of n, at most ``limit`` of them, with None where the ellipsis goes."""
     if n <= limit:
         return list(range(n))
+    limit = max(2, limit)
     tail = max(1, limit // 4)
-    return list(range(limit - tail - 1)) + [None] + list(range(n - tail, n))
+    return list(range(limit - tail)) + [None] + list(range(n - tail, n))
 
 
 def array_lines(array: np.ndarray, digits: int = 4, width: int = 80,
@@ -63,15 +64,16 @@ def array_lines(array: np.ndarray, digits: int = 4, width: int = 80,
     a = np.asarray(array, dtype=np.float64)
     if a.ndim == 0:
         v = float(a)
-        return [Text(_cell(v, number_format(a.reshape(1), max(digits, 8))), style=_style(v))]
+        return [Text(repr(v) if np.isfinite(v) else _cell(v, ""), style=_style(v))]  # as Python prints it
     matrix = a.reshape(1, -1) if a.ndim == 1 else a.reshape(a.shape[0], -1)
     mask = None if written is None else np.asarray(written).reshape(matrix.shape)
     fmt = number_format(matrix, digits)
-    rows = _keep(matrix.shape[0], MAX_ROWS)
+    rows = _keep(matrix.shape[0], MAX_ROWS - 1)
     shown_rows = [r for r in rows if r is not None]
     cell_width = max(len(_cell(v, fmt)) for v in matrix[shown_rows].ravel()) if shown_rows else 1
-    fit = max(2, (width - 4) // (cell_width + 2))
-    cols = _keep(matrix.shape[1], fit)
+    # A row is "[ " + cells of cell_width + 2 + "]"; an elided row gives one cell's room to "…  ".
+    fit = (width - 3) // (cell_width + 2)
+    cols = _keep(matrix.shape[1], fit if matrix.shape[1] <= fit else max(2, (width - 6) // (cell_width + 2)))
     lines = []
     for r in rows:
         line = Text("  ")
@@ -82,7 +84,7 @@ def array_lines(array: np.ndarray, digits: int = 4, width: int = 80,
         line = Text("[ " if len(lines) == 0 or a.ndim == 1 else "  ")
         for c in cols:
             if c is None:
-                line.append("…".rjust(cell_width) + "  ", style=SHAPE)
+                line.append("…  ", style=SHAPE)
                 continue
             v = float(matrix[r, c])
             style = _style(v)

@@ -48,9 +48,11 @@ class DebuggerScreen(Screen):
     """Step through one run."""
 
     BINDINGS = [
+        # Help first, so that the Footer shows it even when a narrow terminal cuts the rest short.
+        Binding("question_mark,f1", "app.help", "Help", key_display="?", tooltip="This help", id="help"),
         Binding("n,right", "next_step", "Next", tooltip="Run the next operation", id="next_step"),
         Binding("p,left", "previous_step", "Back", tooltip="Step back (the screen is exactly as it was)", id="previous_step"),
-        Binding("right_square_bracket", "next_phase", "Next phase", tooltip="Jump to the first step of the next phase", key_display="]", id="next_phase"),
+        Binding("right_square_bracket", "next_phase", "Phase", tooltip="Jump to the first step of the next phase", key_display="]", id="next_phase"),
         Binding("left_square_bracket", "previous_phase", "Prev phase", tooltip="Jump to the start of this phase, or the one before", key_display="[", show=False,
                 id="previous_phase"),
         # Priority: the focused steps list would otherwise take Home and End for itself.
@@ -58,7 +60,8 @@ class DebuggerScreen(Screen):
         Binding("G,end", "last_step", "End", tooltip="Go to the last step", show=False, priority=True, id="last_step"),
         Binding("b", "toggle_breakpoint", "Breakpoint", tooltip="Set or clear a breakpoint on the current step", id="toggle_breakpoint"),
         Binding("c", "continue_run", "Continue", tooltip="Run on to the next breakpoint (or the last step)", id="continue_run"),
-        Binding("space", "toggle_replay", "Play", tooltip="Play or pause the replay, one step at a time", id="toggle_replay"),
+        Binding("space", "play", "Play", tooltip="Play the replay, one step at a time", id="toggle_replay"),
+        Binding("space", "pause", "Pause", tooltip="Pause the replay", id="pause_replay"),
         Binding("plus,equals_sign", "faster", "Faster", tooltip="Replay faster", key_display="+", show=False, id="faster"),
         Binding("minus", "slower", "Slower", tooltip="Replay slower", key_display="-", show=False, id="slower"),
         Binding("f", "toggle_digits", "Digits", tooltip="Show 4 or 8 decimals", show=False, id="toggle_digits"),
@@ -109,6 +112,9 @@ class DebuggerScreen(Screen):
     def _apply_size(self, width: int, height: int) -> None:
         self.set_class(width < NARROW_WIDTH or height < SHORT_HEIGHT, "-reduced")
         self.set_class(width < TINY_WIDTH or height < TINY_HEIGHT, "-tiny")
+        footer = self.query_one(Footer)
+        footer.compact = width < NARROW_WIDTH
+        footer.show_command_palette = width >= NARROW_WIDTH
 
     # --- state flowing down to the panes ------------------------------------------------------------
 
@@ -121,6 +127,7 @@ class DebuggerScreen(Screen):
 
     def watch_playing(self) -> None:
         self._show_status()
+        self.refresh_bindings()
 
     def watch_speed(self) -> None:
         if self.playing:
@@ -211,9 +218,19 @@ class DebuggerScreen(Screen):
 
     # --- replay ---------------------------------------------------------------------------------------
 
-    def action_toggle_replay(self) -> None:
+    def check_action(self, action: str, parameters) -> bool | None:
+        """Space plays or pauses, and the Footer says which it will do."""
+        if action == "play":
+            return not self.playing
+        if action == "pause":
+            return self.playing
+        return True
+
+    def action_pause(self) -> None:
+        self._pause()
+
+    def action_play(self) -> None:
         if self.playing:
-            self._pause()
             return
         if self.position == self.last:
             self.position = START

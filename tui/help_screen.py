@@ -26,22 +26,36 @@ REMAP = ("Keys can be remapped: put a [keys] table in ~/.config/nnstep/keys.toml
          "$XDG_CONFIG_HOME/nnstep/keys.toml), one binding id per line, e.g.  next_step = \"l,right\"")
 
 
-def help_text(bindings: list[tuple[str, Binding]]) -> Table:
-    """Keys, what they do and their binding ids, then the panes."""
+OTHER_KEYS = [
+    ("Tab / shift+Tab", "Move between the Steps, Operation, Values and Parameters panes (j/k then scroll)"),
+    ("ctrl+p", "The command palette: every action by name"),
+    ("Escape", "Close this help, the picker or an error"),
+]
+
+
+def help_text(bindings: list[tuple[str, Binding]], with_ids: bool = True) -> Table:
+    """Keys, what they do and (on a wide screen) their binding ids, then the panes."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold #ffd75f", no_wrap=True)
-    table.add_column()
-    table.add_column(style="#8a8a8a", no_wrap=True)
-    table.add_row(Text("Keys", style="bold underline"), "", "")
+    table.add_column(ratio=1)
+    if with_ids:
+        table.add_column(style="#8a8a8a", no_wrap=True)
+
+    def row(*cells) -> None:
+        table.add_row(*(cells if with_ids else cells[:2]))
+
+    row(Text("Keys", style="bold underline"), "", "")
     for keys, binding in bindings:
-        table.add_row(keys, binding.tooltip or binding.description, binding.id or "")
-    table.add_row("", "", "")
-    table.add_row(Text("Panes", style="bold underline"), "", "")
+        row(keys, binding.tooltip or binding.description, binding.id or "")
+    for keys, what in OTHER_KEYS:
+        row(keys, what, "")
+    row("", "", "")
+    row(Text("Panes", style="bold underline"), "", "")
     for name, what in PANES:
-        table.add_row(name, what, "")
-    table.add_row("", "", "")
-    table.add_row("", Text(REMAP, style="#9a9a9a"), "")
-    table.add_row("", Text("Escape, q, ? or F1 closes this screen.", style="#9a9a9a"), "")
+        row(name, what, "")
+    row("", "", "")
+    row("", Text(REMAP, style="#9a9a9a"), "")
+    row("", Text("Escape, q, ? or F1 closes this screen.", style="#9a9a9a"), "")
     return table
 
 
@@ -56,7 +70,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Static(help_text(self.bindings), id="help-text")
+            yield Static(help_text(self.bindings, with_ids=self.app.size.width >= 100), id="help-text")
 
     def on_mount(self) -> None:
         body = self.query_one("#help-body")

@@ -105,7 +105,7 @@ class NetworkPane(TextView):
                 if i:
                     edge = lit_gap(i)
                     if r == 0 and edge:
-                        text.append(f" {edge}"[:gap].ljust(gap), style=LIT)
+                        text.append((f" {edge}" if gap > len(edge) else edge)[:gap].ljust(gap), style=LIT)
                     else:
                         text.append(" " * gap)
                 if r < n and not (n > max_nodes and r == max_nodes - 1):

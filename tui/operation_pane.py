@@ -15,6 +15,8 @@ CODE = "#87d787"
 class OperationPane(ScrollingTextView):
     """What the step at ``position`` does, in the seed's notation, in numpy and in words."""
 
+    more_hint = False  # the border's subtitle shows the replay's state
+
     position: reactive[int] = reactive(-1, repaint=False)  # the view repaints the lines that changed
 
     def __init__(self, run: Run, **kwargs) -> None:
@@ -40,7 +42,8 @@ class OperationPane(ScrollingTextView):
             text.append("Start: nothing computed yet.", style=FORMULA)
             text.append(f" {sc.shape} network · {' → '.join(l.activation for l in sc.layers)} · "
                         f"{sc.loss or 'forward only'}\n")
-            text.append("x, d and the initial parameters are loaded. Press ")
+            loaded = "x, d and the initial parameters are" if sc.d is not None else "x and the initial parameters are"
+            text.append(f"{loaded} loaded. Press ")
             text.append("n", style="bold")
             text.append(" or ")
             text.append("→", style="bold")

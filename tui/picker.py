@@ -52,6 +52,8 @@ class PickerScreen(Screen):
         Binding("escape", "cancel", "Back", id="picker.cancel"),
         Binding("j", "cursor_down", "Down", show=False, id="picker.down"),
         Binding("k", "cursor_up", "Up", show=False, id="picker.up"),
+        Binding("g,home", "first", "First", show=False, priority=True, id="picker.first"),
+        Binding("G,end", "last", "Last", show=False, priority=True, id="picker.last"),
     ]
 
     def __init__(self, folder: Path, cancellable: bool) -> None:
@@ -62,24 +64,31 @@ class PickerScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(Text.assemble(("Open a scenario", "bold"), "  ↑/↓ or j/k to choose · Enter opens · "
-                                   "the bundled scenarios, then the .toml files of the folder nnstep "
-                                   "started in"), id="picker-help")
+        yield Static(Text.assemble(("Open a scenario", "bold"), "  ↑/↓ j/k choose · Enter opens · bundled "
+                                   "scenarios, then the .toml files of this folder"), id="picker-help")
         yield DataTable(id="picker-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = "nnstep · open a scenario"
+        self.fill_table()
+        self.query_one(DataTable).focus()
+
+    def fill_table(self) -> None:
+        """One row per file; descriptions cut (with …) to the screen's width, so nothing scrolls sideways."""
         table = self.query_one(DataTable)
         table.add_columns("name", "shape", "loss", "where", "description")
+        widths = [max(len(e.path.stem) for e in self.entries), max(len(e.shape) for e in self.entries) or 5,
+                  max(len(e.loss) for e in self.entries) or 4, len("this folder")]
+        room = max(10, self.app.size.width - sum(widths) - 2 * 5 - 2)
         for i, e in enumerate(self.entries):
             if e.error:
-                table.add_row(Text(e.path.name, style="#ff8f70"), "", "", e.where,
-                              Text(f"does not load: {e.error}", style="#ff8f70"), key=str(i))
+                what = Text(f"does not load: {e.error}", style="#ff8f70")
+                name = Text(e.path.stem, style="#ff8f70")
             else:
-                table.add_row(Text(e.path.stem, style="bold"), e.shape, e.loss, e.where, e.description,
-                              key=str(i))
-        table.focus()
+                what, name = Text(e.description), Text(e.path.stem, style="bold")
+            what.truncate(room, overflow="ellipsis")
+            table.add_row(name, e.shape, e.loss, e.where, what, key=str(i))
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "cancel":
@@ -94,6 +103,12 @@ class PickerScreen(Screen):
 
     def action_cursor_up(self) -> None:
         self.query_one(DataTable).action_cursor_up()
+
+    def action_first(self) -> None:
+        self.query_one(DataTable).move_cursor(row=0)
+
+    def action_last(self) -> None:
+        self.query_one(DataTable).move_cursor(row=len(self.entries) - 1)
 
     @on(DataTable.RowSelected)
     def _open(self, event: DataTable.RowSelected) -> None:

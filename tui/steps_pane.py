@@ -82,7 +82,7 @@ class StepsPane(ScrollView, can_focus=True):
         """A row's text: ``▶● 12 W1 = W1 − learning_rate·grad_W1``, or a phase heading."""
         item = self.rows[row]
         if isinstance(item, str):
-            return Text(f" ── {item.capitalize()} ──")
+            return Text(f"── {item.capitalize()} ──")
         current = item == self.position
         text = Text()
         text.append(CURRENT if current else " ", style="bold #ffd75f")

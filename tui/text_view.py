@@ -11,6 +11,7 @@ from typing import Callable
 
 from rich.segment import Segment
 from rich.text import Text
+from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -112,9 +113,19 @@ class TextView(ScrollView):
 
 
 class ScrollingTextView(TextView, can_focus=True):
-    """A TextView that takes focus, to be scrolled from the keyboard."""
+    """A TextView that takes focus, to be scrolled from the keyboard; its border says when more is below."""
 
     BINDINGS = [
-        ("j", "scroll_down", "Scroll down"),
-        ("k", "scroll_up", "Scroll up"),
+        Binding("j", "scroll_down", "Scroll down", show=False),
+        Binding("k", "scroll_up", "Scroll up", show=False),
     ]
+
+    #: Say in the border's subtitle how many lines are below the fold.
+    more_hint = True
+
+    def _show(self, text: Text | None, key: tuple | None) -> None:
+        super()._show(text, key)
+        if self.more_hint:
+            hidden = len(self._lines) - self.scrollable_content_region.height
+            self.border_subtitle = (f"↓ {hidden} more line{'s' if hidden > 1 else ''} · Tab here, then j/k"
+                                    if hidden > 0 else "")

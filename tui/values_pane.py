@@ -1,4 +1,4 @@
-"""Every array the current operation read, and the array it produced with the cells it wrote marked."""
+"""The array the current operation produced, with the cells it wrote marked, then every array it read."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tui.arrays import label_width, labelled
 
 
 class ValuesPane(ScrollingTextView):
-    """Inputs above, the result (→) below; scrolls when the arrays are taller than the pane."""
+    """The result (→) on top, what it read below; scrolls when the arrays are taller than the pane."""
 
     position: reactive[int] = reactive(-1, repaint=False)  # the view repaints the lines that changed
     #: Decimals shown (4 or 8).
@@ -58,15 +58,23 @@ class ValuesPane(ScrollingTextView):
             text.rstrip()
             return text
         step = self.run.steps[position]
-        arrays = list(step.inputs.items()) + [(step.name, step.value)]
-        change = update_parts(step).change if step.phase == "update" else None
-        w = label_width(arrays + ([("change", change)] if change is not None else []))
+        written = written_cells(step)
+        # The result first, so that it is on screen however many inputs follow; then what it read.
+        if step.phase == "update":
+            produced = [(f"{step.name} after", step.value, written, True),
+                        ("change", update_parts(step).change, written, False)]
+            read = [(f"{name} before" if name == step.name else name, a) for name, a in step.inputs.items()]
+        else:
+            produced = [(step.name, step.value, written, True)]
+            read = list(step.inputs.items())
+        w = label_width([(n, a) for n, a, _, _ in produced] + read)
         text = Text()
-        for name, a in step.inputs.items():
+        for name, a, cells, arrow in produced:
+            text.append_text(labelled(name, a, w, digits, width, cells, arrow=arrow))
+            text.append("\n")
+        text.append(f"read {', '.join(n for n, _ in read)}:\n", style="#9a9a9a")
+        for name, a in read:
             text.append_text(labelled(name, a, w, digits, width))
             text.append("\n")
-        text.append_text(labelled(step.name, step.value, w, digits, width, written_cells(step), arrow=True))
-        if change is not None:
-            text.append("\n")
-            text.append_text(labelled("change", change, w, digits, width, written_cells(step)))
+        text.rstrip()
         return text
