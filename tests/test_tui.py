@@ -453,3 +453,30 @@ async def test_the_readme_walkthrough_is_what_the_app_shows():
         assert "0.0011  0.0011  0.0011" in change and "0.0022  0.0022  0.0022" in change
         await pilot.press("g", "c")
         assert app.screen.position == delta1
+
+
+@pytest.mark.parametrize("size", [(40, 12), (20, 8)])
+async def test_every_screen_survives_a_tiny_terminal(size):
+    """No crash: the debugger, help, picker and error screens at sizes far below the design."""
+    from textual.widgets import DataTable
+
+    from tui.error_screen import ErrorScreen
+    from tui.help_screen import HelpScreen
+    from tui.picker import PickerScreen
+
+    app = make_app("three_layer")
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("n", "n", "right_square_bracket", "b", "c", "f", "G", "p", "tab", "j", "k")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "o")
+        assert isinstance(app.screen, PickerScreen)
+        table = app.screen.query_one(DataTable)
+        names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        table.move_cursor(row=names.index("broken"))
+        await pilot.press("enter")
+        assert isinstance(app.screen, ErrorScreen)
+        await pilot.press("escape", "escape")
+        await pilot.resize_terminal(120, 36)
+        await pilot.pause()
+        assert app.screen.position == app.screen.last - 1
