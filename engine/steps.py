@@ -110,7 +110,7 @@ def _forward_note(act: str, l: int, u: np.ndarray, z: np.ndarray, out: str) -> s
     if act == "sigmoid":
         return f"Sigmoid squashes each entry into (0, 1): {out} = 1 / (1 + exp(−u{l}))."
     if act == "tanh":
-        return f"tanh squashes each entry into (−1, 1)."
+        return "tanh squashes each entry into (−1, 1)."
     if act == "step":
         return (f"The step function writes 1 where u{l} > 0, else 0. Its derivative is 0, so no gradient "
                 f"will flow back through this layer.")
@@ -205,8 +205,8 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
             gW = np.outer(z_prev, delta) if delta.ndim == 1 else np.dot(z_prev.T, delta)
             grads_W[l - 1] = rec.add("backward", l, f"grad_W{l}", f"grad_W{l} = {prev}ᵀ·delta{l}",
                                      {prev: z_prev, f"delta{l}": delta}, gW,
-                                     f"Each weight's gradient is the input it multiplies times the delta of "
-                                     f"the unit it feeds" + (", summed over the batch." if delta.ndim == 2 else
+                                     "Each weight's gradient is the input it multiplies times the delta of "
+                                     "the unit it feeds" + (", summed over the batch." if delta.ndim == 2 else
                                      f". For one sample, {prev} and delta{l} are row vectors, so {prev}ᵀ·delta{l} "
                                      f"is their outer product, np.outer({prev}, delta{l})."),
                                      f"grad_W{l} = " + (f"np.outer({prev}, delta{l})" if delta.ndim == 1

@@ -55,7 +55,7 @@ def test_readme_trace_example_is_what_nnstep_prints():
                 position = start + len(chunk)
                 break
         else:
-            raise AssertionError(f"README example lines not in the output:\n" + "\n".join(chunk))
+            raise AssertionError("README example lines not in the output:\n" + "\n".join(chunk))
 
 
 def test_readme_error_example_is_what_nnstep_prints(tmp_path):

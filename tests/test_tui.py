@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tui_helpers import BUNDLED, PICKER_DIR, SIZE, bundled_run, make_app, screen, shown
+from tui_helpers import BUNDLED, SIZE, bundled_run, make_app, screen, shown
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ cursor repaints from the cache instead of re-rendering the whole list.
 
 from __future__ import annotations
 
-from rich.segment import Segment
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
