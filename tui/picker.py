@@ -38,10 +38,18 @@ def _entry(path: Path, where: str) -> Entry:
                  else sc.name)
 
 
+def _as_given(path: Path) -> Path:
+    """The path relative to the current folder when it is inside it, as a user would type it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
 def entries(folder: Path) -> list[Entry]:
     """The bundled scenarios, then the folder's ``.toml`` files (which may fail to load)."""
     bundled = [_entry(p, "bundled") for p in bundled_scenarios()]
-    here = sorted(p for p in folder.glob("*.toml") if p.is_file())
+    here = sorted(_as_given(p) for p in folder.glob("*.toml") if p.is_file())
     return bundled + [_entry(p, "this folder") for p in here]
 
 
