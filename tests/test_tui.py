@@ -480,3 +480,19 @@ async def test_every_screen_survives_a_tiny_terminal(size):
         await pilot.resize_terminal(120, 36)
         await pilot.pause()
         assert app.screen.position == app.screen.last - 1
+
+
+async def test_a_pane_says_when_there_is_more_below_and_tab_j_scrolls_it():
+    app = make_app("classify_2_3_4")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("G")
+        await pilot.pause()
+        values = panes(app)[3]
+        hidden = values.hidden_lines
+        assert hidden > 0 and values.border_subtitle == f"↓ {hidden} more lines: Tab, j/k"
+        while not values.has_focus:
+            await pilot.press("tab")
+        await pilot.press("j", "j")
+        assert values.scroll_offset.y == 2
+        await pilot.press("p")  # a new step starts at the top
+        assert values.scroll_offset.y == 0

@@ -22,6 +22,7 @@ from tui.network_pane import NetworkPane
 from tui.operation_pane import OperationPane
 from tui.params_pane import ParamsPane
 from tui.steps_pane import StepsPane
+from tui.text_view import more_lines
 from tui.values_pane import ValuesPane
 
 def describe_path(path) -> str:
@@ -108,6 +109,7 @@ class DebuggerScreen(Screen):
 
     def on_resize(self, event) -> None:
         self._apply_size(event.size.width, event.size.height)
+        self.call_after_refresh(self._show_status)
 
     def _apply_size(self, width: int, height: int) -> None:
         self.set_class(width < NARROW_WIDTH or height < SHORT_HEIGHT, "-reduced")
@@ -144,6 +146,7 @@ class DebuggerScreen(Screen):
         self.query_one(ValuesPane).position = pos
         self.query_one(ParamsPane).position = pos
         self._show_status()
+        self.call_after_refresh(self._show_status)  # once the panes have their sizes (at the first paint)
         self.call_after_refresh(self._prepare_neighbours, pos)
 
     def _prepare_neighbours(self, pos: int) -> None:
@@ -160,8 +163,9 @@ class DebuggerScreen(Screen):
         speed = f"{SPEEDS[self.speed]:g} step{'s' if SPEEDS[self.speed] != 1 else ''}/s"
         marks = f" · {len(self.breakpoints)} breakpoint{'s' if len(self.breakpoints) != 1 else ''}" \
             if self.breakpoints else ""
-        operation.border_subtitle = (f"▶ replaying at {speed} · space pauses" if self.playing
-                                     else f"replay {speed}{marks}")
+        status = f"▶ replaying at {speed} · space pauses" if self.playing else f"replay {speed}{marks}"
+        more = more_lines(operation.hidden_lines)
+        operation.border_subtitle = f"{more} · {status}" if more else status
 
     # --- moving the cursor ----------------------------------------------------------------------------
 

@@ -34,6 +34,11 @@ class TextView(ScrollView):
         self._rendered: OrderedDict[tuple, tuple[str, list[list[Segment]]]] = OrderedDict()
 
     @property
+    def hidden_lines(self) -> int:
+        """How many lines of the content are below the pane's height."""
+        return max(0, len(self._lines) - self.scrollable_content_region.height)
+
+    @property
     def plain(self) -> str:
         """What the view shows, as plain text."""
         return self._plain
@@ -112,6 +117,11 @@ class TextView(ScrollView):
         return Strip(self._lines[index]).crop_extend(scroll_x, scroll_x + width, base).apply_style(base)
 
 
+def more_lines(hidden: int) -> str:
+    """``↓ 3 more lines: Tab, j/k``, or nothing when everything is in view."""
+    return f"↓ {hidden} more line{'s' if hidden > 1 else ''}: Tab, j/k" if hidden > 0 else ""
+
+
 class ScrollingTextView(TextView, can_focus=True):
     """A TextView that takes focus, to be scrolled from the keyboard; its border says when more is below."""
 
@@ -126,6 +136,4 @@ class ScrollingTextView(TextView, can_focus=True):
     def _show(self, text: Text | None, key: tuple | None) -> None:
         super()._show(text, key)
         if self.more_hint:
-            hidden = len(self._lines) - self.scrollable_content_region.height
-            self.border_subtitle = (f"↓ {hidden} more line{'s' if hidden > 1 else ''} · Tab here, then j/k"
-                                    if hidden > 0 else "")
+            self.border_subtitle = more_lines(self.hidden_lines)
