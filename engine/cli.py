@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nnstep {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
-    trace = verbs.add_parser("trace", help="print every step of the run, in order",
+    trace = verbs.add_parser("trace", prog="nnstep trace", help="print every step of the run, in order",
                              description="Print every step of the run: forward, loss, backward, update.",
                              epilog=EPILOG)
     trace.add_argument("file", metavar="FILE", help="a scenario file or a bundled scenario's name")
@@ -49,13 +49,13 @@ def _parser() -> argparse.ArgumentParser:
                             "seed: the course notebook's print_vec layout, to diff against your own")
     trace.epilog = TRACE_EPILOG
 
-    check = verbs.add_parser("check", help="check every gradient against central finite differences",
+    check = verbs.add_parser("check", prog="nnstep check", help="check every gradient against central finite differences",
                              description="Validate the scenario, then compare every gradient step "
                                          "(delta, grad_W, grad_b) with central differences in float64.",
                              epilog=EPILOG)
     check.add_argument("file", metavar="FILE", help="a scenario file or a bundled scenario's name")
 
-    verbs.add_parser("list", help="list the bundled scenarios", description="List the bundled scenarios.")
+    verbs.add_parser("list", prog="nnstep list", help="list the bundled scenarios", description="List the bundled scenarios.")
     return parser
 
 

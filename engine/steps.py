@@ -307,7 +307,7 @@ def _hidden_delta(rec: _Recorder, act: str, l: int, delta_above: np.ndarray, W_a
                 always = [str(j + 1) for j in np.flatnonzero(dead.all(axis=0))]
                 if always:
                     note += (f". Unit{'s' if len(always) > 1 else ''} {', '.join(always)} of layer {l} "
-                             f"{'are' if len(always) > 1 else 'is'} ≤ 0 for every sample, so "
+                             f"(counting from 1) {'are' if len(always) > 1 else 'is'} ≤ 0 for every sample, so "
                              f"{'their' if len(always) > 1 else 'its'} weights get no gradient from this batch.")
                 else:
                     note += (". Every unit is positive for some sample, so every unit's weights still get a "

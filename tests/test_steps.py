@@ -162,6 +162,6 @@ def test_hidden_relu_note_on_a_batch_says_which_units_learn_nothing():
     note = steps["delta1"].note
     # u1 rows: [1.5, -1.5, -5.0] and [-1.5, 1.5, -5.0]: units 1 and 2 live for one sample each, unit 3 never.
     assert "(4 of 6 entries are) delta1 is 0" in note
-    assert "Unit 3 of layer 1 is ≤ 0 for every sample, so its weights get no gradient from this batch." in note
+    assert "Unit 3 of layer 1 (counting from 1) is ≤ 0 for every sample, so its weights get no gradient from this batch." in note
     grad = steps["grad_W1"].value
     assert np.all(grad[:, 2] == 0) and np.all(grad[:, :2] != 0)

@@ -237,7 +237,8 @@ async def test_command_palette_offers_every_debugger_action():
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Run the next operation", "Go to the last step", "Set or clear a breakpoint on the current step",
                 "Run on to the next breakpoint (or the last step)", "Help", "Open scenario"} <= titles
-        assert "Keys" not in titles  # Textual's own key panel: ours is the help screen
+        assert not titles & {"Keys", "Maximize", "Screenshot"}  # Textual's own: a second help, a broken layout
+        assert next(c for c in app.get_system_commands(app.screen) if c.title == "Quit").help == "leave nnstep (key: q)"
         command = next(c for c in app.get_system_commands(app.screen) if c.title == "Run the next operation")
         await command.callback()
         assert app.screen.position == 0
@@ -248,6 +249,7 @@ async def test_keymap_file_remaps_a_binding(tmp_path):
     keys.write_text('[keys]\nnext_step = "l"\n')
     app = make_app("backprop_2_3_2", keymap_file=keys)
     async with app.run_test(size=SIZE) as pilot:
+        assert "Press l to run the first operation" in shown(panes(app)[2])  # the hint names the new key
         await pilot.press("l", "l")
         assert app.screen.position == 1
         await pilot.press("n")
@@ -401,7 +403,7 @@ async def test_a_big_network_renders_summarised_without_hanging(tmp_path):
         await pilot.pause()
         values = shown(panes(app)[3])
         assert "more rows" in values and "…" in values
-        assert "⋮300" in shown(panes(app)[0])
+        assert "⋮ of 300" in shown(panes(app)[0])
         for _ in range(10):
             await pilot.press("n")
         assert app.screen.position == 10
@@ -494,5 +496,50 @@ async def test_a_pane_says_when_there_is_more_below_and_tab_j_scrolls_it():
             await pilot.press("tab")
         await pilot.press("j", "j")
         assert values.scroll_offset.y == 2
+        assert values.border_subtitle == (f"↓ {hidden - 2} more lines: Tab, j/k" if hidden > 3 else
+                                          f"↓ {hidden - 2} more line: Tab, j/k" if hidden == 3 else "")
         await pilot.press("p")  # a new step starts at the top
         assert values.scroll_offset.y == 0
+
+
+async def test_keymap_problems_are_named_with_a_suggestion_and_the_rest_applies(tmp_path):
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[keys]\nnext_stepp = "x"\nprevious_step = "n"\nlast_step = 5\nfirst_step = "0"\n')
+    app = make_app("backprop_2_3_2", keymap_file=keys)
+    async with app.run_test(size=SIZE) as pilot:
+        message = "\n".join(n.message for n in app._notifications)
+        assert "next_stepp: no such binding (did you mean next_step?)" in message
+        assert "last_step: expected keys as a string" in message
+        assert "the key n is bound to" in message and "previous_step" in message
+        await pilot.press("n", "n", "0")  # first_step's remap still applies
+        assert app.screen.position == -1
+
+
+async def test_a_keymap_file_without_a_keys_table_says_so(tmp_path):
+    keys = tmp_path / "keys.toml"
+    keys.write_text('next_step = "l"\n')
+    app = make_app("backprop_2_3_2", keymap_file=keys)
+    async with app.run_test(size=SIZE):
+        assert any("no [keys] table" in n.message for n in app._notifications)
+
+
+async def test_replay_waits_while_help_or_the_picker_is_open():
+    app = make_app("backprop_2_3_2")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("plus", "plus", "plus", "space")
+        await pilot.press("question_mark")
+        assert not app.screen_stack[-2].playing
+        position = app.screen_stack[-2].position
+        await pilot.pause(0.5)
+        assert app.screen_stack[-2].position == position
+
+
+async def test_a_tiny_terminal_takes_the_focus_off_the_hidden_steps_list():
+    app = make_app("backprop_2_3_2")
+    async with app.run_test(size=SIZE) as pilot:
+        assert panes(app)[1].has_focus
+        await pilot.resize_terminal(40, 12)
+        await pilot.pause()
+        assert panes(app)[3].has_focus
+        await pilot.press("k", "k", "enter")  # no longer browse a list nobody can see
+        assert app.screen.position == -1

@@ -5,8 +5,6 @@ Run it with ``nnstep scenarios/classify_2_3_4.toml`` (or ``python -m tui.app FIL
 
 from __future__ import annotations
 
-import os
-import tomllib
 from functools import partial
 from pathlib import Path
 from typing import Iterable
@@ -19,6 +17,7 @@ from textual.screen import Screen
 
 from engine.steps import Run
 from tui.debugger import DebuggerScreen
+from tui.keymap import keymap_path, read_keymap
 from tui.steps_pane import StepsPane
 
 if TYPE_CHECKING:
@@ -31,24 +30,6 @@ KEY_NAMES = {"right": "→", "left": "←", "right_square_bracket": "]", "left_s
              "end": "End", "plus": "+", "equals_sign": "=", "minus": "-", "question_mark": "?", "f1": "F1",
              "escape": "Escape", "enter": "Enter", "space": "space", "up": "↑", "down": "↓",
              "pagedown": "PgDn", "pageup": "PgUp"}
-
-
-def keymap_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "nnstep" / "keys.toml"
-
-
-def read_keymap(path: Path) -> tuple[dict[str, str], str | None]:
-    """The ``[keys]`` table of the user's keymap file (binding id → keys), and an error if it is unusable."""
-    if not path.is_file():
-        return {}, None
-    try:
-        keys = tomllib.loads(path.read_text(encoding="utf-8")).get("keys", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        return {}, f"{path}: not read ({exc}); the default keys apply"
-    if not isinstance(keys, dict) or not all(isinstance(v, str) and v for v in keys.values()):
-        return {}, f"{path}: [keys] must map binding ids to key strings; the default keys apply"
-    return dict(keys), None
 
 
 class NNStepApp(App):
@@ -67,8 +48,19 @@ class NNStepApp(App):
         super().__init__()
         self.first_run = run
         self.folder = folder or Path.cwd()
-        keymap, self.keymap_error = read_keymap(keymap_file or keymap_path())
-        self.set_keymap(keymap)
+        path = keymap_file or keymap_path()
+        self.keymap_problems: list[str] = []
+        if path.is_file():
+            from tui.error_screen import ErrorScreen
+            from tui.help_screen import HelpScreen
+            from tui.picker import PickerScreen
+
+            screens = [DebuggerScreen, StepsPane, NNStepApp, PickerScreen, HelpScreen, ErrorScreen]
+            defaults = {b.id: b.key for cls in screens for b in cls.BINDINGS if isinstance(b, Binding) and b.id}
+            debugger_scope = [b.id for cls in (DebuggerScreen, StepsPane, NNStepApp) for b in cls.BINDINGS
+                              if isinstance(b, Binding) and b.id]
+            keymap, self.keymap_problems = read_keymap(path, defaults, [debugger_scope])
+            self.set_keymap(keymap)
 
     def on_mount(self) -> None:
         if self.first_run is not None:
@@ -77,8 +69,9 @@ class NNStepApp(App):
             from tui.picker import PickerScreen
 
             self.push_screen(PickerScreen(self.folder, cancellable=False))
-        if self.keymap_error:
-            self.notify(self.keymap_error, severity="warning", timeout=8)
+        if self.keymap_problems:
+            self.notify("\n".join(self.keymap_problems), title="Keymap", severity="warning", timeout=10,
+                        markup=False)
 
     # --- opening scenarios ----------------------------------------------------------------------------
 
@@ -122,6 +115,10 @@ class NNStepApp(App):
         keys = self._keymap.get(binding.id, binding.key) if binding.id else binding.key
         return " / ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
 
+    def key_names(self) -> dict[str, str]:
+        """Binding id → the keys it answers to now, e.g. ``{"next_step": "n / →"}``."""
+        return {binding.id: keys for keys, binding in self.key_bindings() if binding.id}
+
     def key_bindings(self) -> list[tuple[str, Binding]]:
         """Every binding a user can press in the debugger, with its current keys."""
         groups = [DebuggerScreen.BINDINGS, StepsPane.BINDINGS, self.BINDINGS]
@@ -137,8 +134,11 @@ class NNStepApp(App):
         """The command palette (ctrl+p) offers every debugger action by name, with its key."""
         from textual.app import SystemCommand
 
-        # Textual's own "Keys" panel would be a second, different help: ours lists every key.
-        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
+        # Textual's "Keys" would be a second, different help (ours lists every key); "Maximize" would take
+        # a pane out of the debugger's layout; our Quit says its key.
+        yield from (c for c in super().get_system_commands(screen)
+                    if c.title not in ("Keys", "Maximize", "Minimize", "Screenshot", "Quit"))
+        yield SystemCommand("Quit", "leave nnstep (key: q)", self.exit)
         if isinstance(screen, DebuggerScreen):
             for keys, binding in self.key_bindings():
                 if binding in DebuggerScreen.BINDINGS and binding.id != "help":

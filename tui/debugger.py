@@ -22,7 +22,6 @@ from tui.network_pane import NetworkPane
 from tui.operation_pane import OperationPane
 from tui.params_pane import ParamsPane
 from tui.steps_pane import StepsPane
-from tui.text_view import more_lines
 from tui.values_pane import ValuesPane
 
 def describe_path(path) -> str:
@@ -42,7 +41,7 @@ SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
 DEFAULT_SPEED = 1
 
 #: Below these sizes the layout drops panes (see app.tcss).
-NARROW_WIDTH, SHORT_HEIGHT, TINY_WIDTH, TINY_HEIGHT = 100, 30, 60, 16
+NARROW_WIDTH, SHORT_HEIGHT, LOW_HEIGHT, TINY_WIDTH, TINY_HEIGHT = 100, 30, 22, 60, 16
 
 
 class DebuggerScreen(Screen):
@@ -61,8 +60,9 @@ class DebuggerScreen(Screen):
         Binding("G,end", "last_step", "End", tooltip="Go to the last step", show=False, priority=True, id="last_step"),
         Binding("b", "toggle_breakpoint", "Breakpoint", tooltip="Set or clear a breakpoint on the current step", id="toggle_breakpoint"),
         Binding("c", "continue_run", "Continue", tooltip="Run on to the next breakpoint (or the last step)", id="continue_run"),
-        Binding("space", "play", "Play", tooltip="Play the replay, one step at a time", id="toggle_replay"),
-        Binding("space", "pause", "Pause", tooltip="Pause the replay", id="pause_replay"),
+        # One id for both, so that a remap moves play and pause together; the Footer shows the one that applies.
+        Binding("space", "play", "Play", tooltip="Play or pause the replay, one step at a time", id="toggle_replay"),
+        Binding("space", "pause", "Pause", tooltip="Pause the replay", id="toggle_replay"),
         Binding("plus,equals_sign", "faster", "Faster", tooltip="Replay faster", key_display="+", show=False, id="faster"),
         Binding("minus", "slower", "Slower", tooltip="Replay slower", key_display="-", show=False, id="slower"),
         Binding("f", "toggle_digits", "Digits", tooltip="Show 4 or 8 decimals", show=False, id="toggle_digits"),
@@ -90,7 +90,7 @@ class DebuggerScreen(Screen):
                 yield NetworkPane(self.run, id="network")
                 yield StepsPane(self.run, id="steps")
             with Vertical(id="right"):
-                yield OperationPane(self.run, id="operation")
+                yield OperationPane(self.run, self.app.key_names(), id="operation")
                 yield ValuesPane(self.run, id="values")
                 yield ParamsPane(self.run, id="params")
         yield Footer()
@@ -112,11 +112,22 @@ class DebuggerScreen(Screen):
         self.call_after_refresh(self._show_status)
 
     def _apply_size(self, width: int, height: int) -> None:
+        tiny = width < TINY_WIDTH or height < TINY_HEIGHT
         self.set_class(width < NARROW_WIDTH or height < SHORT_HEIGHT, "-reduced")
-        self.set_class(width < TINY_WIDTH or height < TINY_HEIGHT, "-tiny")
+        self.set_class(height < LOW_HEIGHT, "-low")
+        self.set_class(tiny, "-tiny")
         footer = self.query_one(Footer)
         footer.compact = width < NARROW_WIDTH
-        footer.show_command_palette = width >= NARROW_WIDTH
+        if footer.show_command_palette != (width >= NARROW_WIDTH):
+            # Below 100 columns the keys need the room; ctrl+p still opens the palette.
+            footer.show_command_palette = width >= NARROW_WIDTH
+            footer.refresh(recompose=True)
+        if tiny and self.query_one(StepsPane).has_focus:
+            self.query_one(ValuesPane).focus()  # the list is hidden: keys must not move it unseen
+
+    def on_screen_suspend(self) -> None:
+        """Help or the picker opened over the debugger: the replay waits."""
+        self._pause()
 
     # --- state flowing down to the panes ------------------------------------------------------------
 
@@ -163,9 +174,14 @@ class DebuggerScreen(Screen):
         speed = f"{SPEEDS[self.speed]:g} step{'s' if SPEEDS[self.speed] != 1 else ''}/s"
         marks = f" · {len(self.breakpoints)} breakpoint{'s' if len(self.breakpoints) != 1 else ''}" \
             if self.breakpoints else ""
-        status = f"▶ replaying at {speed} · space pauses" if self.playing else f"replay {speed}{marks}"
-        more = more_lines(operation.hidden_lines)
-        operation.border_subtitle = f"{more} · {status}" if more else status
+        play = self.app.key_names()["toggle_replay"]
+        operation.status = f"▶ replaying at {speed} · {play} pauses" if self.playing else f"replay {speed}{marks}"
+        operation.update_subtitle()
+
+    def say(self, message: str, severity: str = "information") -> None:
+        """One notice at a time: a new one replaces the last instead of stacking up."""
+        self.app.clear_notifications()
+        self.notify(message, severity=severity, timeout=3, markup=False)
 
     # --- moving the cursor ----------------------------------------------------------------------------
 
@@ -176,7 +192,9 @@ class DebuggerScreen(Screen):
 
     def action_next_step(self) -> None:
         if self.position == self.last:
-            self.notify("This is the last step. p steps back, g goes to the start.", timeout=3)
+            keys = self.app.key_names()
+            self.say(f"This is the last step. {keys['previous_step'].split(' / ')[0]} steps back, "
+                     f"{keys['first_step'].split(' / ')[0]} goes to the start.")
         self.go(self.position + 1)
 
     def action_previous_step(self) -> None:
@@ -204,7 +222,7 @@ class DebuggerScreen(Screen):
 
     def action_toggle_breakpoint(self) -> None:
         if self.position < 0:
-            self.notify("Breakpoints go on steps: move to a step first (n).", severity="warning", timeout=3)
+            self.say("Breakpoints go on steps: move to a step first.", severity="warning")
             return
         self.breakpoints = self.breakpoints ^ {self.position}
         self._show()
@@ -213,12 +231,12 @@ class DebuggerScreen(Screen):
         ahead = sorted(b for b in self.breakpoints if b > self.position)
         if ahead:
             self.go(ahead[0])
-            self.notify(f"Stopped at the breakpoint on step {ahead[0] + 1}: {self.run.steps[ahead[0]].formula}",
-                        timeout=3)
+            self.say(f"Stopped at the breakpoint on step {ahead[0] + 1}: {self.run.steps[ahead[0]].formula}")
         else:
             self.go(self.last)
-            self.notify("No breakpoint ahead: at the last step." if self.breakpoints
-                        else "No breakpoints set (b sets one): at the last step.", timeout=3)
+            self.say("No breakpoint ahead: at the last step." if self.breakpoints
+                     else f"No breakpoints set ({self.app.key_names()['toggle_breakpoint']} sets one): "
+                          f"at the last step.")
 
     # --- replay ---------------------------------------------------------------------------------------
 
@@ -268,7 +286,7 @@ class DebuggerScreen(Screen):
         self.position += 1
         if self.position in self.breakpoints:
             self._pause()
-            self.notify(f"Replay paused at the breakpoint on step {self.position + 1}.", timeout=3)
+            self.say(f"Replay paused at the breakpoint on step {self.position + 1}.")
         elif self.position == self.last:
             self._pause()
-            self.notify("Replay finished: this is the last step.", timeout=3)
+            self.say("Replay finished: this is the last step.")

@@ -46,7 +46,10 @@ def help_text(bindings: list[tuple[str, Binding]], with_ids: bool = True) -> Tab
 
     row(Text("Keys", style="bold underline"), "", "")
     for keys, binding in bindings:
-        row(keys, binding.tooltip or binding.description, binding.id or "")
+        what = Text(binding.tooltip or binding.description)
+        if not with_ids and binding.id:
+            what.append(f"  ({binding.id})", style="#8a8a8a")  # no room for a column: the id goes inline
+        row(keys, what, binding.id or "")
     for keys, what in OTHER_KEYS:
         row(keys, what, "")
     row("", "", "")

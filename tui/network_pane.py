@@ -113,7 +113,8 @@ class NetworkPane(TextView):
                     style = LIT if lit_column(i) else (DONE if known else TODO)
                     text.append(NODE.center(col), style=style)
                 elif n > max_nodes and r == max_nodes - 1:
-                    text.append(f"⋮{n}".center(col), style="#9a9a9a")
+                    label = f"⋮ of {n}" if len(f"⋮ of {n}") <= col else f"⋮{n}"
+                    text.append(label.center(col)[:col], style="#9a9a9a")
                 else:
                     text.append(" " * col)
         loss = run.scenario.loss

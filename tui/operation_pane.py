@@ -15,13 +15,13 @@ CODE = "#87d787"
 class OperationPane(ScrollingTextView):
     """What the step at ``position`` does, in the seed's notation, in numpy and in words."""
 
-    more_hint = False  # the border's subtitle shows the replay's state
-
     position: reactive[int] = reactive(-1, repaint=False)  # the view repaints the lines that changed
 
-    def __init__(self, run: Run, **kwargs) -> None:
+    def __init__(self, run: Run, keys: dict[str, str] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.run = run
+        #: The keys of each binding id as the user types them (after any remap), for the hints.
+        self.keys = keys or {}
 
     def on_resize(self) -> None:
         self.watch_position()
@@ -44,9 +44,7 @@ class OperationPane(ScrollingTextView):
                         f"{sc.loss or 'forward only'}\n")
             loaded = "x, d and the initial parameters are" if sc.d is not None else "x and the initial parameters are"
             text.append(f"{loaded} loaded. Press ")
-            text.append("n", style="bold")
-            text.append(" or ")
-            text.append("→", style="bold")
+            text.append(self.keys.get("next_step", "n / →").replace(" / ", " or "), style="bold")
             text.append(" to run the first operation, ")
             text.append(run.steps[0].formula, style=FORMULA)
             text.append(".")
@@ -63,9 +61,9 @@ class OperationPane(ScrollingTextView):
             text.append("\n" + step.note)
         if position == len(run.steps) - 1:
             text.append("\nThis is the last step: the run is complete. ", style="italic")
-            text.append("p", style="bold")
+            text.append(self.keys.get("previous_step", "p / ←").split(" / ")[0], style="bold")
             text.append(" steps back, ")
-            text.append("g", style="bold")
+            text.append(self.keys.get("first_step", "g / Home").split(" / ")[0], style="bold")
             text.append(" goes to the start.", style="italic")
         return text
 

@@ -85,18 +85,27 @@ class PickerScreen(Screen):
     def fill_table(self) -> None:
         """One row per file; descriptions cut (with …) to the screen's width, so nothing scrolls sideways."""
         table = self.query_one(DataTable)
-        table.add_columns("name", "shape", "loss", "where", "description")
+        *_, self._description_column = table.add_columns("name", "shape", "loss", "where", "description")
+        for i, e in enumerate(self.entries):
+            name = Text(e.path.stem, style="#ff8f70" if e.error else "bold")
+            table.add_row(name, e.shape, e.loss, e.where, self._description(e), key=str(i))
+
+    def _description(self, entry: Entry) -> Text:
         widths = [max(len(e.path.stem) for e in self.entries), max(len(e.shape) for e in self.entries) or 5,
                   max(len(e.loss) for e in self.entries) or 4, len("this folder")]
         room = max(10, self.app.size.width - sum(widths) - 2 * 5 - 2)
-        for i, e in enumerate(self.entries):
-            if e.error:
-                what = Text(f"does not load: {e.error}", style="#ff8f70")
-                name = Text(e.path.stem, style="#ff8f70")
-            else:
-                what, name = Text(e.description), Text(e.path.stem, style="bold")
-            what.truncate(room, overflow="ellipsis")
-            table.add_row(name, e.shape, e.loss, e.where, what, key=str(i))
+        if entry.error:
+            text = Text(f"does not load: {entry.error}", style="#ff8f70")
+        else:
+            text = Text(entry.description)
+        text.truncate(room, overflow="ellipsis")
+        return text
+
+    def on_resize(self) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count:
+            for i, entry in enumerate(self.entries):
+                table.update_cell(str(i), self._description_column, self._description(entry))
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "cancel":

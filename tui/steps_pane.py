@@ -36,6 +36,7 @@ class StepsPane(ScrollView, can_focus=True):
     ]
 
     COMPONENT_CLASSES = {"steps--cursor", "steps--phase"}
+    ALLOW_MAXIMIZE = False
 
     DEFAULT_CSS = """
     StepsPane > .steps--cursor { background: $block-cursor-blurred-background; }

@@ -17,8 +17,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 
-class TextView(ScrollView):
+class TextView(ScrollView, can_focus=False):
     """Lines of Rich text; scrolls with the mouse (and the keys, in subclasses that take focus)."""
+
+    #: The panes keep their places: maximizing one would leave the others without a size to draw at.
+    ALLOW_MAXIMIZE = False
 
     DEFAULT_CSS = """
     TextView { overflow-x: hidden; }
@@ -130,10 +133,18 @@ class ScrollingTextView(TextView, can_focus=True):
         Binding("k", "scroll_up", "Scroll up", show=False),
     ]
 
-    #: Say in the border's subtitle how many lines are below the fold.
-    more_hint = True
+    #: Said in the border's subtitle after the "more lines" hint (the Operation pane's replay status).
+    status = ""
 
     def _show(self, text: Text | None, key: tuple | None) -> None:
         super()._show(text, key)
-        if self.more_hint:
-            self.border_subtitle = more_lines(self.hidden_lines)
+        self.update_subtitle()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self.update_subtitle()
+
+    def update_subtitle(self) -> None:
+        """``↓ 5 more lines: Tab, j/k`` while there is more below, then the status, if any."""
+        below = max(0, self.hidden_lines - round(self.scroll_y))
+        self.border_subtitle = " · ".join(part for part in (more_lines(below), self.status) if part)
