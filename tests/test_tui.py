@@ -543,3 +543,23 @@ async def test_a_tiny_terminal_takes_the_focus_off_the_hidden_steps_list():
         assert panes(app)[3].has_focus
         await pilot.press("k", "k", "enter")  # no longer browse a list nobody can see
         assert app.screen.position == -1
+
+
+@pytest.mark.parametrize("name", ["classify_2_3_4", "three_layer"])
+async def test_a_step_repaints_once_and_never_asks_for_a_layout(name):
+    """What keeps stepping fast (tests/bench_tui.py has the figures): one screen write per key, no layout."""
+    app = make_app(name)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("n")  # the first step may settle scrollbars
+        await pilot.pause(0.1)
+        layouts, writes = [], []
+        refresh_layout, display = screen._refresh_layout, app._display
+        screen._refresh_layout = lambda *a, **k: (layouts.append(1), refresh_layout(*a, **k))[1]
+        app._display = lambda s, r: (writes.append(r is not None), display(s, r))[1]
+        for key in ["n"] * (screen.last - 1) + ["p"] * (screen.last - 1):
+            writes.clear()
+            await pilot.press(key)
+            await pilot.pause(0.05)
+            assert sum(writes) == 1, (key, screen.position, writes)
+        assert layouts == []

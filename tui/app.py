@@ -50,6 +50,7 @@ class NNStepApp(App):
         self.folder = folder or Path.cwd()
         path = keymap_file or keymap_path()
         self.keymap_problems: list[str] = []
+        self._key_names: dict[str, str] | None = None
         if path.is_file():
             from tui.error_screen import ErrorScreen
             from tui.help_screen import HelpScreen
@@ -116,8 +117,11 @@ class NNStepApp(App):
         return " / ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
 
     def key_names(self) -> dict[str, str]:
-        """Binding id → the keys it answers to now, e.g. ``{"next_step": "n / →"}``."""
-        return {binding.id: keys for keys, binding in self.key_bindings() if binding.id}
+        """Binding id → the keys it answers to now, e.g. ``{"next_step": "n / →"}`` (the keymap is set
+        once, at start, so this is worked out once)."""
+        if self._key_names is None:
+            self._key_names = {binding.id: keys for keys, binding in self.key_bindings() if binding.id}
+        return self._key_names
 
     def key_bindings(self) -> list[tuple[str, Binding]]:
         """Every binding a user can press in the debugger, with its current keys."""

@@ -147,4 +147,6 @@ class ScrollingTextView(TextView, can_focus=True):
     def update_subtitle(self) -> None:
         """``↓ 5 more lines: Tab, j/k`` while there is more below, then the status, if any."""
         below = max(0, self.hidden_lines - round(self.scroll_y))
-        self.border_subtitle = " · ".join(part for part in (more_lines(below), self.status) if part)
+        subtitle = " · ".join(part for part in (more_lines(below), self.status) if part)
+        if subtitle != self.border_subtitle:  # setting it, even to the same text, repaints the border
+            self.border_subtitle = subtitle
