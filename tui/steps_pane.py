@@ -103,8 +103,7 @@ class StepsPane(ScrollView, can_focus=True):
 
     def _refresh_rows(self, rows) -> None:
         scroll_y, width = self.scroll_offset.y, self.size.width
-        for row in rows:
-            self.refresh(Region(0, row - scroll_y, width, 1))
+        self.refresh(*(Region(0, row - scroll_y, width, 1) for row in rows))
 
     # --- drawing --------------------------------------------------------------------------------------
 

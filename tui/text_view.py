@@ -102,9 +102,10 @@ class TextView(ScrollView, can_focus=False):
             self.refresh()
             return
         width = self.size.width
-        for y in range(max(len(old), height)):
-            if y >= len(old) or y >= height or old[y] != self._lines[y]:
-                self.refresh(Region(0, y, width, 1))
+        changed = [Region(0, y, width, 1) for y in range(max(len(old), height))
+                   if y >= len(old) or y >= height or old[y] != self._lines[y]]
+        if changed:
+            self.refresh(*changed)  # one call: each call clears the widget's caches
 
     def render_lines(self, crop):
         self._base_style = self.rich_style  # once per paint, not once per line
