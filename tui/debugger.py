@@ -7,6 +7,8 @@ exactly the screen that was there before.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +18,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header
 
+from engine.bundled import bundled_dir
 from engine.steps import Run
 from engine.views import START, phase_starts
 from tui.network_pane import NetworkPane
@@ -24,14 +27,11 @@ from tui.params_pane import ParamsPane
 from tui.steps_pane import StepsPane
 from tui.values_pane import ValuesPane
 
+
 def describe_path(path) -> str:
     """Where the scenario came from, the same wherever nnstep is installed: bundled, or the file as given."""
     if path is None:
         return ""
-    from pathlib import Path
-
-    from engine.bundled import bundled_dir
-
     p = Path(path)
     return f"bundled scenario {p.stem}" if p.parent.resolve() == bundled_dir().resolve() else str(p)
 
@@ -51,21 +51,29 @@ class DebuggerScreen(Screen):
         # Help first, so that the Footer shows it even when a narrow terminal cuts the rest short.
         Binding("question_mark,f1", "app.help", "Help", key_display="?", tooltip="This help", id="help"),
         Binding("n,right", "next_step", "Next", tooltip="Run the next operation", id="next_step"),
-        Binding("p,left", "previous_step", "Back", tooltip="Step back (the screen is exactly as it was)", id="previous_step"),
-        Binding("right_square_bracket", "next_phase", "Phase", tooltip="Jump to the first step of the next phase", key_display="]", id="next_phase"),
-        Binding("left_square_bracket", "previous_phase", "Prev phase", tooltip="Jump to the start of this phase, or the one before", key_display="[", show=False,
-                id="previous_phase"),
+        Binding("p,left", "previous_step", "Back", tooltip="Step back (the screen is exactly as it was)",
+                id="previous_step"),
+        Binding("right_square_bracket", "next_phase", "Phase", key_display="]",
+                tooltip="Jump to the first step of the next phase", id="next_phase"),
+        Binding("left_square_bracket", "previous_phase", "Prev phase", key_display="[", show=False,
+                tooltip="Jump to the start of this phase, or the one before", id="previous_phase"),
         # Priority: the focused steps list would otherwise take Home and End for itself.
-        Binding("g,home", "first_step", "Start", tooltip="Go to the start, before the first operation", show=False, priority=True, id="first_step"),
-        Binding("G,end", "last_step", "End", tooltip="Go to the last step", show=False, priority=True, id="last_step"),
-        Binding("b", "toggle_breakpoint", "Breakpoint", tooltip="Set or clear a breakpoint on the current step", id="toggle_breakpoint"),
-        Binding("c", "continue_run", "Continue", tooltip="Run on to the next breakpoint (or the last step)", id="continue_run"),
+        Binding("g,home", "first_step", "Start", show=False, priority=True,
+                tooltip="Go to the start, before the first operation", id="first_step"),
+        Binding("G,end", "last_step", "End", show=False, priority=True, tooltip="Go to the last step",
+                id="last_step"),
+        Binding("b", "toggle_breakpoint", "Breakpoint", tooltip="Set or clear a breakpoint on the current step",
+                id="toggle_breakpoint"),
+        Binding("c", "continue_run", "Continue", tooltip="Run on to the next breakpoint (or the last step)",
+                id="continue_run"),
         # One id for both, so that a remap moves play and pause together; the Footer shows the one that applies.
-        Binding("space", "play", "Play", tooltip="Play or pause the replay, one step at a time", id="toggle_replay"),
+        Binding("space", "play", "Play", tooltip="Play or pause the replay, one step at a time",
+                id="toggle_replay"),
         Binding("space", "pause", "Pause", tooltip="Pause the replay", id="toggle_replay"),
-        Binding("plus,equals_sign", "faster", "Faster", tooltip="Replay faster", key_display="+", show=False, id="faster"),
-        Binding("minus", "slower", "Slower", tooltip="Replay slower", key_display="-", show=False, id="slower"),
-        Binding("f", "toggle_digits", "Digits", tooltip="Show 4 or 8 decimals", show=False, id="toggle_digits"),
+        Binding("plus,equals_sign", "faster", "Faster", key_display="+", show=False, tooltip="Replay faster",
+                id="faster"),
+        Binding("minus", "slower", "Slower", key_display="-", show=False, tooltip="Replay slower", id="slower"),
+        Binding("f", "toggle_digits", "Digits", show=False, tooltip="Show 4 or 8 decimals", id="toggle_digits"),
     ]
 
     # repaint=False: the panes repaint themselves; repainting the whole screen on every step costs more.
