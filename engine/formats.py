@@ -62,8 +62,8 @@ def render_text(run: Run, width: int = TEXT_WIDTH) -> str:
 
 def _step_text(step: Step, total: int, width: int) -> list[str]:
     where = f"layer {step.layer}" if step.layer is not None else "output"
-    # Counted from 1, as the app counts them ("step 9 of 15"); JSON's "index" counts from 0.
-    lines = [f"step {step.index + 1} of {total} · {step.phase} · {where} · {step.formula}"]
+    # Counted from 1, as the app counts them ("step 9/15"); JSON's "index" counts from 0.
+    lines = [f"step {step.index + 1}/{total} · {step.phase} · {where} · {step.formula}"]
     arrays = list(step.inputs.items()) + [(step.name, step.value)]
     name_width = max(len(name) for name, _ in arrays)
     shape_width = max(len(shape_label(value)) for _, value in arrays)

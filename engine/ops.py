@@ -171,7 +171,9 @@ class MeanSquaredError(Loss):
 class CrossEntropy(Loss):
     name = "cross_entropy"
     formula = "loss = −Σ d·log y / N"
-    code = "loss = -np.sum(d * log_softmax({u})) / {N}"
+    code = ("m = {u}.max(axis=-1, keepdims=True); "
+            "log_y = {u} - m - np.log(np.sum(np.exp({u} - m), axis=-1, keepdims=True)); "
+            "loss = -np.sum(d * log_y) / {N}")
     requires = "softmax"
 
     def value(self, u, y, d):

@@ -101,7 +101,7 @@ def test_nnstep_file_opens_the_debugger_in_a_real_terminal_and_q_quits():
     try:
         _read_until(master, b"Operation")
         os.write(master, b"n")
-        _read_until(master, b"step 1 of 15")
+        _read_until(master, b"step 1/15")
         os.write(master, b"q")
         end = time.monotonic() + 30
         while proc.poll() is None:  # keep reading, or the app blocks writing its last screen

@@ -42,14 +42,12 @@ async def test_walk_every_bundled_scenario_to_the_end_and_back(name):
         network, steps, operation, values, params = panes(app)
         assert app.screen.position == -1
         assert shown(operation).startswith("Start: nothing computed yet.")
-        await pilot.pause()
-        start_screen = screen(app)
         for step in expected.steps:
             await pilot.press("n")
             assert app.screen.position == step.index
             assert shown(operation).startswith(step.formula)
             assert step.code in shown(operation).replace("\n", "")
-            assert operation.border_title.startswith(f"Operation · step {step.index + 1} of {len(expected.steps)}")
+            assert operation.border_title.startswith(f"Operation · step {step.index + 1}/{len(expected.steps)}")
             assert f"→ {step.name} " in shown(values)
             assert steps.highlighted == steps.row_of(step.index)
         await pilot.press("n")  # past the end: stays on the last step
@@ -57,9 +55,23 @@ async def test_walk_every_bundled_scenario_to_the_end_and_back(name):
         for _ in expected.steps:
             await pilot.press("p")
         assert app.screen.position == -1
-        app.clear_notifications()  # the "last step" notice from pressing n at the end
+
+
+@pytest.mark.parametrize("name,size", [("three_layer", SIZE), ("three_layer", (80, 24)), ("three_layer", (60, 16)),
+                                       ("classify_2_3_4", (100, 30)), ("classify_2_3_4", (60, 16))])
+async def test_stepping_back_restores_every_earlier_screen_exactly(name, size):
+    app = make_app(name)
+    async with app.run_test(size=size) as pilot:
         await pilot.pause()
-        assert screen(app) == start_screen
+        seen = {-1: screen(app)}
+        for _ in range(app.screen.last + 1):
+            await pilot.press("n")
+            await pilot.pause()
+            seen[app.screen.position] = screen(app)
+        for position in range(app.screen.last - 1, -2, -1):
+            await pilot.press("p")
+            await pilot.pause()
+            assert screen(app) == seen[position], f"step {position + 1} looks different on the way back"
 
 
 async def test_softmax_step_shows_y_ending_in_0_7237():
@@ -103,18 +115,6 @@ async def test_update_step_shows_before_gradient_after_and_change():
         change = after - update.inputs["W2"]
         assert f"{change[0, 0]:.4f}" in text
         assert "updated: W1, b1, W2" in text
-
-
-async def test_stepping_back_restores_exactly_the_earlier_screen():
-    app = make_app("three_layer")
-    async with app.run_test(size=SIZE) as pilot:
-        for _ in range(9):
-            await pilot.press("n")
-        await pilot.pause()
-        before = screen(app)
-        await pilot.press("n", "n", "n", "p", "p", "p")
-        await pilot.pause()
-        assert screen(app) == before
 
 
 async def test_phase_and_end_keys():
@@ -175,10 +175,11 @@ async def test_replay_plays_to_the_end_and_says_so():
         await pilot.press("plus", "plus", "plus")  # 8 steps/s
         await pilot.press("space")
         assert app.screen.playing
-        assert "replaying at 8 steps/s" in operation.border_subtitle
+        assert operation.border_subtitle.startswith("▶ playing 8 steps/s")
         await _wait_for(pilot, lambda: not app.screen.playing)
         assert app.screen.position == app.screen.last
         assert any("Replay finished" in n.message for n in app._notifications)
+        assert operation.border_subtitle.startswith("■ finished · replay 8 steps/s")
         await pilot.press("minus", "minus", "minus", "minus")  # 0.5 steps/s: no tick during the checks
         await pilot.press("space")  # from the end, replay starts over
         assert app.screen.playing and app.screen.position == -1
@@ -193,6 +194,7 @@ async def test_replay_stops_at_a_breakpoint():
         await pilot.press("plus", "plus", "plus", "space")
         await _wait_for(pilot, lambda: not app.screen.playing)
         assert app.screen.position == 2
+        assert panes(app)[2].border_subtitle.startswith("■ stopped at breakpoint 3 · replay 8 steps/s")
         await pilot.press("minus", "minus", "minus", "minus", "minus")
         assert "replay 0.5 steps/s" in panes(app)[2].border_subtitle
 
@@ -496,8 +498,9 @@ async def test_a_pane_says_when_there_is_more_below_and_tab_j_scrolls_it():
             await pilot.press("tab")
         await pilot.press("j", "j")
         assert values.scroll_offset.y == 2
-        assert values.border_subtitle == (f"↓ {hidden - 2} more lines: Tab, j/k" if hidden > 3 else
-                                          f"↓ {hidden - 2} more line: Tab, j/k" if hidden == 3 else "")
+        below = (f" · ↓ {hidden - 2} more lines: Tab, j/k" if hidden > 3 else
+                 f" · ↓ {hidden - 2} more line: Tab, j/k" if hidden == 3 else "")
+        assert values.border_subtitle == "↑ 2 above" + below
         await pilot.press("p")  # a new step starts at the top
         assert values.scroll_offset.y == 0
 
@@ -510,8 +513,8 @@ async def test_keymap_problems_are_named_with_a_suggestion_and_the_rest_applies(
         message = "\n".join(n.message for n in app._notifications)
         assert "next_stepp: no such binding (did you mean next_step?)" in message
         assert "last_step: expected keys as a string" in message
-        assert "the key n is bound to" in message and "previous_step" in message
-        await pilot.press("n", "n", "0")  # first_step's remap still applies
+        assert 'previous_step = "n" not applied: n already does next_step' in message
+        await pilot.press("n", "n", "p", "0")  # next_step and previous_step keep their keys; first_step's applies
         assert app.screen.position == -1
 
 
@@ -523,15 +526,18 @@ async def test_a_keymap_file_without_a_keys_table_says_so(tmp_path):
         assert any("no [keys] table" in n.message for n in app._notifications)
 
 
-async def test_replay_waits_while_help_or_the_picker_is_open():
+async def test_replay_waits_while_help_is_open_and_goes_on_after():
     app = make_app("backprop_2_3_2")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("plus", "plus", "plus", "space")
         await pilot.press("question_mark")
-        assert not app.screen_stack[-2].playing
-        position = app.screen_stack[-2].position
+        debugger = app.screen_stack[-2]
+        assert not debugger.playing
+        position = debugger.position
         await pilot.pause(0.5)
-        assert app.screen_stack[-2].position == position
+        assert debugger.position == position
+        await pilot.press("escape")
+        assert debugger.playing
 
 
 async def test_a_tiny_terminal_takes_the_focus_off_the_hidden_steps_list():

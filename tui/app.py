@@ -142,15 +142,16 @@ class NNStepApp(App):
         # a pane out of the debugger's layout; our Quit says its key.
         yield from (c for c in super().get_system_commands(screen)
                     if c.title not in ("Keys", "Maximize", "Minimize", "Screenshot", "Quit"))
-        yield SystemCommand("Quit", "leave nnstep (key: q)", self.exit)
+        yield SystemCommand("Quit", f"leave nnstep (key: {self.key_names()['quit']})", self.exit)
         if isinstance(screen, DebuggerScreen):
             for keys, binding in self.key_bindings():
                 if binding in DebuggerScreen.BINDINGS and binding.id != "help":
                     yield SystemCommand(binding.tooltip or binding.description, f"key: {keys}",
                                         partial(screen.run_action, binding.action))
-        yield SystemCommand("Help", "keys and panes (key: ?)", self.action_help)
+        keys = self.key_names()
+        yield SystemCommand("Help", f"every key and what each pane shows (key: {keys['help']})", self.action_help)
         if type(screen).__name__ != "PickerScreen":
-            yield SystemCommand("Open scenario", "choose another scenario (key: o)", self.action_open)
+            yield SystemCommand("Open scenario", f"choose another scenario (key: {keys['open']})", self.action_open)
 
 
 if __name__ == "__main__":

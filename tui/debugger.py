@@ -41,7 +41,7 @@ SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
 DEFAULT_SPEED = 1
 
 #: Below these sizes the layout drops panes (see app.tcss).
-NARROW_WIDTH, SHORT_HEIGHT, LOW_HEIGHT, TINY_WIDTH, TINY_HEIGHT = 100, 30, 22, 60, 16
+NARROW_WIDTH, SLIM_WIDTH, SHORT_HEIGHT, LOW_HEIGHT, TINY_WIDTH, TINY_HEIGHT = 110, 80, 30, 22, 60, 16
 
 
 class DebuggerScreen(Screen):
@@ -87,6 +87,9 @@ class DebuggerScreen(Screen):
         self.run = run
         self.breakpoints: frozenset[int] = frozenset()
         self.last = len(run.steps) - 1
+        #: Why the replay last stopped ("at the breakpoint on step 9"), shown until the cursor moves.
+        self.replay_note = ""
+        self._resume_replay = False
         self._timer: Timer | None = None
 
     # --- layout ---------------------------------------------------------------------------------------
@@ -122,6 +125,7 @@ class DebuggerScreen(Screen):
     def _apply_size(self, width: int, height: int) -> None:
         tiny = width < TINY_WIDTH or height < TINY_HEIGHT
         self.set_class(width < NARROW_WIDTH or height < SHORT_HEIGHT, "-reduced")
+        self.set_class(width < SLIM_WIDTH, "-slim")
         self.set_class(height < LOW_HEIGHT, "-low")
         self.set_class(tiny, "-tiny")
         footer = self.query_one(Footer)
@@ -134,8 +138,14 @@ class DebuggerScreen(Screen):
             self.query_one(ValuesPane).focus()  # the list is hidden: keys must not move it unseen
 
     def on_screen_suspend(self) -> None:
-        """Help or the picker opened over the debugger: the replay waits."""
+        """Help, the palette or the picker opened over the debugger: the replay waits for it to close."""
+        self._resume_replay = self.playing
         self._pause()
+
+    def on_screen_resume(self) -> None:
+        if self._resume_replay:
+            self._resume_replay = False
+            self.action_play()
 
     # --- state flowing down to the panes ------------------------------------------------------------
 
@@ -182,8 +192,11 @@ class DebuggerScreen(Screen):
         speed = f"{SPEEDS[self.speed]:g} step{'s' if SPEEDS[self.speed] != 1 else ''}/s"
         marks = f" · {len(self.breakpoints)} breakpoint{'s' if len(self.breakpoints) != 1 else ''}" \
             if self.breakpoints else ""
-        play = self.app.key_names()["toggle_replay"]
-        operation.status = f"▶ replaying at {speed} · {play} pauses" if self.playing else f"replay {speed}{marks}"
+        if self.playing:
+            operation.status = f"▶ playing {speed}{marks}"
+        else:
+            operation.status = f"{self.replay_note} · replay {speed}{marks}" if self.replay_note \
+                else f"replay {speed}{marks}"
         operation.update_subtitle()
 
     def say(self, message: str, severity: str = "information") -> None:
@@ -196,7 +209,9 @@ class DebuggerScreen(Screen):
     def go(self, position: int) -> None:
         """Move to ``position`` (clamped to the run), pausing a replay: the user has taken over."""
         self._pause()
+        self.replay_note = ""
         self.position = max(START, min(self.last, position))
+        self._show_status()
 
     def action_next_step(self) -> None:
         if self.position == self.last:
@@ -234,6 +249,10 @@ class DebuggerScreen(Screen):
             return
         self.breakpoints = self.breakpoints ^ {self.position}
         self._show()
+        if not self.query_one(StepsPane).display or not self.query_one("#left").display:
+            # The list that shows ● is hidden at this size: say it instead.
+            state = "set" if self.position in self.breakpoints else "cleared"
+            self.say(f"Breakpoint {state} on step {self.position + 1}.")
 
     def action_continue_run(self) -> None:
         ahead = sorted(b for b in self.breakpoints if b > self.position)
@@ -262,6 +281,8 @@ class DebuggerScreen(Screen):
     def action_play(self) -> None:
         if self.playing:
             return
+        self.app.clear_notifications()  # an old "paused at the breakpoint" would read as news
+        self.replay_note = ""
         if self.position == self.last:
             self.position = START
         self.playing = True
@@ -293,8 +314,10 @@ class DebuggerScreen(Screen):
             return
         self.position += 1
         if self.position in self.breakpoints:
+            self.replay_note = f"■ stopped at breakpoint {self.position + 1}"
             self._pause()
             self.say(f"Replay paused at the breakpoint on step {self.position + 1}.")
         elif self.position == self.last:
+            self.replay_note = "■ finished"
             self._pause()
             self.say("Replay finished: this is the last step.")

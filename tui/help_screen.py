@@ -16,8 +16,8 @@ PANES = [
     ("Steps", "every operation of the run, grouped by phase. ▶ is the current step, ● a breakpoint. "
               "↑/↓ or j/k browse the list, Enter (or a click) jumps to the highlighted step."),
     ("Operation", "the formula with its shapes, the numpy code that computes it, and what it means."),
-    ("Values", "every array the step read, and (→) the array it produced; the cells it wrote are "
-               "highlighted. Blue is positive, orange negative, grey zero."),
+    ("Values", "the array the step produced (→), with the cells it wrote highlighted, then every array it "
+               "read. Blue is positive, orange negative, grey zero."),
     ("Parameters and loss", "the loss once computed, and every W and b as they stand now. At an update "
                             "step: the parameter before, its gradient, after, and the change."),
 ]
@@ -26,10 +26,11 @@ REMAP = ("Keys can be remapped: put a [keys] table in ~/.config/nnstep/keys.toml
          "$XDG_CONFIG_HOME/nnstep/keys.toml), one binding id per line, e.g.  next_step = \"l,right\"")
 
 
+#: Textual's own keys (no binding ids of ours).
 OTHER_KEYS = [
     ("Tab / shift+Tab", "Move between the Steps, Operation, Values and Parameters panes (j/k then scroll)"),
     ("ctrl+p", "The command palette: every action by name"),
-    ("Escape", "Close this help, the picker or an error"),
+    ("Escape", "Close this help or an error; leave a picker opened with o"),
 ]
 
 
@@ -58,14 +59,18 @@ def help_text(bindings: list[tuple[str, Binding]], with_ids: bool = True) -> Tab
         row(name, what, "")
     row("", "", "")
     row("", Text(REMAP, style="#9a9a9a"), "")
-    row("", Text("Escape, q, ? or F1 closes this screen.", style="#9a9a9a"), "")
+    row("", Text("j/k or the arrows scroll; Escape, q, ? or F1 closes this screen.", style="#9a9a9a"), "")
     return table
 
 
 class HelpScreen(ModalScreen[None]):
     """Keys and panes. Escape, q, ? or F1 closes it."""
 
-    BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close", id="help.close")]
+    BINDINGS = [
+        Binding("escape,q,question_mark,f1", "close", "Close", id="help.close"),
+        Binding("j", "scroll('down')", "Down", show=False, id="help.down"),
+        Binding("k", "scroll('up')", "Up", show=False, id="help.up"),
+    ]
 
     def __init__(self, bindings: list[tuple[str, Binding]]) -> None:
         super().__init__()
@@ -82,3 +87,7 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss()
+
+    def action_scroll(self, direction: str) -> None:
+        body = self.query_one("#help-body")
+        body.scroll_relative(y=1 if direction == "down" else -1, animate=False)

@@ -58,12 +58,18 @@ def read_keymap(path: Path, defaults: Mapping[str, str],
         else:
             keymap[binding_id] = value
     for scope in scopes or []:
-        owners: dict[str, list[str]] = {}
-        for binding_id in dict.fromkeys(scope):
-            for key in keymap.get(binding_id, defaults.get(binding_id, "")).split(","):
-                if key.strip():
-                    owners.setdefault(key.strip(), []).append(binding_id)
-        for key, ids in owners.items():
-            if len(ids) > 1:
-                problems.append(f"{where}: the key {key} is bound to {' and '.join(ids)}; only one of them can work")
+        # A remapped key that another binding of the same screen already answers to is not applied:
+        # one key doing two things would leave one of them unreachable, and which one is arbitrary.
+        ids = list(dict.fromkeys(scope))
+        for binding_id in ids:
+            if binding_id not in keymap:
+                continue
+            taken = {key.strip(): other for other in ids if other != binding_id
+                     for key in keymap.get(other, defaults.get(other, "")).split(",") if key.strip()}
+            clash = [(key.strip(), taken[key.strip()]) for key in keymap[binding_id].split(",")
+                     if key.strip() in taken]
+            if clash:
+                key, other = clash[0]
+                problems.append(f"{where}: {binding_id} = \"{keymap.pop(binding_id)}\" not applied: {key} "
+                                f"already does {other}")
     return keymap, problems

@@ -72,4 +72,4 @@ class OperationPane(ScrollingTextView):
             return f"Operation · start · {len(self.run.steps)} steps ahead"
         step = self.run.steps[position]
         where = f"layer {step.layer}" if step.layer is not None else "output"
-        return f"Operation · step {position + 1} of {len(self.run.steps)} · {step.phase} · {where}"
+        return f"Operation · step {position + 1}/{len(self.run.steps)} · {step.phase} · {where}"

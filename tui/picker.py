@@ -32,7 +32,7 @@ def _entry(path: Path, where: str) -> Entry:
     try:
         sc = load_scenario(path)
     except ScenarioError as exc:
-        return Entry(path, where, error=exc.message)
+        return Entry(path, where, error=f"{exc.key}: {exc.message}" if exc.key else exc.message)
     first = (sc.description or sc.name).split(". ")[0].rstrip(".")
     return Entry(path, where, sc.shape, sc.loss or "forward only", f"{sc.name}: {first}" if sc.description
                  else sc.name)

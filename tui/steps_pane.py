@@ -99,7 +99,7 @@ class StepsPane(ScrollView, can_focus=True):
         changed = {self.row_of(self.position), self.row_of(position), self.highlighted}
         changed |= {self.row_of(p) for p in self.breakpoints ^ breakpoints}
         self.position, self.breakpoints = position, breakpoints
-        self.move_highlight(self.row_of(position), changed)
+        self.move_highlight(self.row_of(position), changed, follow=True)
 
     def _refresh_rows(self, rows) -> None:
         scroll_y, width = self.scroll_offset.y, self.size.width
@@ -139,14 +139,23 @@ class StepsPane(ScrollView, can_focus=True):
 
     # --- browsing -------------------------------------------------------------------------------------
 
-    def move_highlight(self, row: int, changed: set[int] | None = None) -> None:
-        """Highlight ``row``, scroll it into view, and repaint the rows that changed."""
+    def move_highlight(self, row: int, changed: set[int] | None = None, follow: bool = False) -> None:
+        """Highlight ``row``, scroll it into view, and repaint the rows that changed.
+
+        Following the current step, the scroll is a function of the row alone (the row sits no lower
+        than the second-last line), so that stepping back shows exactly the list it showed before.
+        """
         changed = (changed or set()) | {self.highlighted}
         self.highlighted = max(0, min(len(self.rows) - 1, row))
         changed.add(self.highlighted)
         before = self.scroll_offset.y
         width = self.scrollable_content_region.width
-        self.scroll_to_region(Region(0, self.highlighted, max(1, width), 1), animate=False, immediate=True)
+        if follow:
+            height = self.scrollable_content_region.height
+            target = max(0, min(self.highlighted - max(0, height - 2), len(self.rows) - height))
+            self.scroll_to(y=target, animate=False, immediate=True)
+        else:
+            self.scroll_to_region(Region(0, self.highlighted, max(1, width), 1), animate=False, immediate=True)
         if self.scroll_offset.y != before:
             self.refresh()
         else:

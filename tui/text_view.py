@@ -147,7 +147,10 @@ class ScrollingTextView(TextView, can_focus=True):
 
     def update_subtitle(self) -> None:
         """``↓ 5 more lines: Tab, j/k`` while there is more below, then the status, if any."""
-        below = max(0, self.hidden_lines - round(self.scroll_y))
-        subtitle = " · ".join(part for part in (more_lines(below), self.status) if part)
+        above = round(self.scroll_y)
+        below = max(0, self.hidden_lines - above)
+        # The status first: it is what an instructor looks for (playing or not), and a narrow border cuts the end.
+        subtitle = " · ".join(part for part in (self.status, f"↑ {above} above" if above else "", more_lines(below))
+                              if part)
         if subtitle != self.border_subtitle:  # setting it, even to the same text, repaints the border
             self.border_subtitle = subtitle
