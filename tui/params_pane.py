@@ -3,52 +3,23 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.reactive import reactive
 
 from engine.steps import Run
 from engine.views import arrays_at, loss_at, parameter_names, update_parts, written_cells
-from tui.text_view import ScrollingTextView
+from tui.text_view import StepView
 from tui.arrays import label_width, labelled
 
 HEAD = "bold #d7af5f"
 
 
-class ParamsPane(ScrollingTextView):
+class ParamsPane(StepView):
     """At an update step: before, gradient, after and change of that parameter, then all parameters."""
 
-    position: reactive[int] = reactive(-1, repaint=False)  # the view repaints the lines that changed
-    digits: reactive[int] = reactive(4, repaint=False)
-
     def __init__(self, run: Run, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.run = run
+        super().__init__(run, **kwargs)
         self.loss_step = next((s.index for s in run.steps if s.phase == "loss"), None)
-        self._drawn_width = 0
 
-    def on_resize(self) -> None:
-        # Resize also arrives when only the scrolled content's size changed: redraw on a new width only.
-        if self.scrollable_content_region.width != self._drawn_width:
-            self.redraw()
-
-    def prepare_position(self, position: int) -> None:
-        """Render ``position`` ahead of time, so that stepping there only repaints."""
-        digits = self.digits
-        self.prepare((position, digits), lambda width: self._render_params(position, digits, width))
-
-    def watch_position(self) -> None:
-        self.redraw()
-
-    def watch_digits(self) -> None:
-        self.redraw()
-
-    def redraw(self) -> None:
-        if not self.is_mounted:
-            return
-        self._drawn_width = self.scrollable_content_region.width
-        position, digits = self.position, self.digits
-        self.show_cached((position, digits), lambda width: self._render_params(position, digits, width))
-
-    def _render_params(self, position: int, digits: int, width: int) -> Text:
+    def render_at(self, position: int, digits: int, width: int) -> Text:
         run = self.run
         text = Text()
         text.append("loss  ", style="bold")

@@ -107,11 +107,15 @@ class StepsPane(ScrollView, can_focus=True):
 
     # --- drawing --------------------------------------------------------------------------------------
 
+    def render_lines(self, crop):
+        self._base_style = self.rich_style  # once per paint, not once per line
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._base_style
         if row >= len(self.rows):
             return Strip.blank(width, base)
         item = self.rows[row]

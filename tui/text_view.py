@@ -13,6 +13,7 @@ from rich.segment import Segment
 from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Region, Size
+from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -154,3 +155,44 @@ class ScrollingTextView(TextView, can_focus=True):
                               if part)
         if subtitle != self.border_subtitle:  # setting it, even to the same text, repaints the border
             self.border_subtitle = subtitle
+
+
+class StepView(ScrollingTextView):
+    """A pane that shows a run at a position with some number of decimals (the Values and Parameters
+    panes): subclasses say what with :meth:`render_at`; this keeps the renderings and redraws."""
+
+    #: The position in the run (−1 before the first step); the view repaints the lines that changed.
+    position: reactive[int] = reactive(-1, repaint=False)
+    #: Decimals shown (4 or 8).
+    digits: reactive[int] = reactive(4, repaint=False)
+
+    def __init__(self, run, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.run = run
+        self._drawn_width = 0
+
+    def render_at(self, position: int, digits: int, width: int) -> Text:
+        raise NotImplementedError
+
+    def on_resize(self) -> None:
+        # Resize also arrives when only the scrolled content's size changed: redraw on a new width only.
+        if self.scrollable_content_region.width != self._drawn_width:
+            self.redraw()
+
+    def prepare_position(self, position: int) -> None:
+        """Render ``position`` ahead of time, so that stepping there only repaints."""
+        digits = self.digits
+        self.prepare((position, digits), lambda width: self.render_at(position, digits, width))
+
+    def watch_position(self) -> None:
+        self.redraw()
+
+    def watch_digits(self) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        self._drawn_width = self.scrollable_content_region.width
+        position, digits = self.position, self.digits
+        self.show_cached((position, digits), lambda width: self.render_at(position, digits, width))
