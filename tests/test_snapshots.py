@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui_helpers import SIZE, make_app
+from tui_helpers import SIZE, make_app, open_from_picker
 
 
 @pytest.fixture(autouse=True)
@@ -51,11 +51,6 @@ def test_picker(snap_compare):
 
 def test_error_screen(snap_compare):
     async def open_broken(pilot):
-        from textual.widgets import DataTable
-
-        table = pilot.app.screen.query_one(DataTable)
-        names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
-        table.move_cursor(row=names.index("broken"))
-        await pilot.press("enter")
+        await open_from_picker(pilot, "broken")
 
     assert snap_compare(make_app(None), run_before=open_broken, terminal_size=SIZE)

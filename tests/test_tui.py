@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tui_helpers import BUNDLED, SIZE, bundled_run, make_app, screen, shown
+from tui_helpers import BUNDLED, SIZE, bundled_run, make_app, open_from_picker, screen, shown
 
 
 @pytest.fixture(autouse=True)
@@ -307,7 +307,6 @@ async def test_picker_lists_bundled_and_folder_files_and_opens_one():
 
 
 async def test_a_file_that_fails_to_load_shows_the_engines_message_and_the_user_picks_another():
-    from textual.widgets import DataTable
 
     from tui.debugger import DebuggerScreen
     from tui.error_screen import ErrorScreen
@@ -315,18 +314,14 @@ async def test_a_file_that_fails_to_load_shows_the_engines_message_and_the_user_
 
     app = make_app(None)
     async with app.run_test(size=SIZE) as pilot:
-        table = app.screen.query_one(DataTable)
-        names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
-        table.move_cursor(row=names.index("broken"))
-        await pilot.press("enter")
+        await open_from_picker(pilot, "broken")
         assert isinstance(app.screen, ErrorScreen)
         message = shown(app.screen.query_one("#error-text"))
         assert "broken.toml: layers[0].W: expected 2 rows" in message
         assert "Traceback" not in message
         await pilot.press("escape")
         assert isinstance(app.screen, PickerScreen)
-        table.move_cursor(row=names.index("my_unit"))
-        await pilot.press("enter")
+        await open_from_picker(pilot, "my_unit")
         assert isinstance(app.screen, DebuggerScreen)
 
 
@@ -462,7 +457,6 @@ async def test_the_readme_walkthrough_is_what_the_app_shows():
 @pytest.mark.parametrize("size", [(40, 12), (20, 8)])
 async def test_every_screen_survives_a_tiny_terminal(size):
     """No crash: the debugger, help, picker and error screens at sizes far below the design."""
-    from textual.widgets import DataTable
 
     from tui.error_screen import ErrorScreen
     from tui.help_screen import HelpScreen
@@ -475,10 +469,7 @@ async def test_every_screen_survives_a_tiny_terminal(size):
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape", "o")
         assert isinstance(app.screen, PickerScreen)
-        table = app.screen.query_one(DataTable)
-        names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
-        table.move_cursor(row=names.index("broken"))
-        await pilot.press("enter")
+        await open_from_picker(pilot, "broken")
         assert isinstance(app.screen, ErrorScreen)
         await pilot.press("escape", "escape")
         await pilot.resize_terminal(120, 36)

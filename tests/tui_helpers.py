@@ -24,6 +24,16 @@ def make_app(name: str | None = None, folder: Path = PICKER_DIR, keymap_file: Pa
                      keymap_file=keymap_file or folder / "no-such-keymap.toml")
 
 
+async def open_from_picker(pilot, name: str) -> None:
+    """In the picker on screen, highlight the row called ``name`` and press Enter."""
+    from textual.widgets import DataTable
+
+    table = pilot.app.screen.query_one(DataTable)
+    names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+    table.move_cursor(row=names.index(name))
+    await pilot.press("enter")
+
+
 def screen(app) -> str:
     """The whole screen as an SVG, every colour and character, without the export's run-specific id."""
     import re
