@@ -210,8 +210,10 @@ class DebuggerScreen(Screen):
         """Move to ``position`` (clamped to the run), pausing a replay: the user has taken over."""
         self._pause()
         self.replay_note = ""
-        self.position = max(START, min(self.last, position))
-        self._show_status()
+        target = max(START, min(self.last, position))
+        if target == self.position:
+            self._show_status()  # no step to show, but the replay's note has gone
+        self.position = target  # showing the step shows the status too
 
     def action_next_step(self) -> None:
         if self.position == self.last:
