@@ -1,4 +1,4 @@
-"""The headless command line: ``nnstep trace``, ``nnstep check`` and ``nnstep list``.
+"""The headless command line: ``nnstep trace``, ``nnstep check``, ``nnstep train`` and ``nnstep list``.
 
 (``nnstep FILE`` and plain ``nnstep`` open the debugger; :mod:`tui.launch` sends the verbs here.)
 
@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--format", choices=("text", "json", "seed"), default="text",
                        help="text: a readable listing (default) · json: every step as data · "
                             "seed: the course notebook's print_vec layout, to diff against your own")
+    trace.add_argument("--iterations", metavar="A:B", type=_iteration_range,
+                       help="a training run's iterations to trace, counted from 1, both ends included: "
+                            "537, 10:12, 990: or :3 (default: the first)")
     trace.epilog = TRACE_EPILOG
 
     check = verbs.add_parser("check", prog="nnstep check", help="check every gradient against central finite differences",
@@ -54,9 +57,49 @@ def _parser() -> argparse.ArgumentParser:
                                          "(delta, grad_W, grad_b) with central differences in float64.",
                              epilog=EPILOG)
     check.add_argument("file", metavar="FILE", help="a scenario file or a bundled scenario's name")
+    check.add_argument("--iteration", metavar="N", type=_positive, default=1,
+                       help="a training run's iteration whose batch to check, counted from 1 (default 1)")
+
+    train = verbs.add_parser("train", prog="nnstep train", help="run a training scenario to the end",
+                             description="Run every iteration of a training scenario headless, with a progress "
+                                         "bar, printing the loss (and a classifier's accuracy) every so often "
+                                         "and at the end.", epilog=TRACE_EPILOG)
+    train.add_argument("file", metavar="FILE", help="a scenario file or a bundled scenario's name")
+    train.add_argument("--save", metavar="PARAMS.npz", help="write the final parameters (W1, b1, W2, …) to "
+                                                            "this .npz file")
+    train.add_argument("--reports", metavar="N", type=_positive, default=10,
+                       help="how many times to print the loss during the run (default 10)")
 
     verbs.add_parser("list", prog="nnstep list", help="list the bundled scenarios", description="List the bundled scenarios.")
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, found '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, found {value}")
+    return value
+
+
+def _iteration_range(text: str) -> tuple[int | None, int | None]:
+    """``A:B`` (both ends included), ``A``, ``A:`` or ``:B``, iterations counted from 1."""
+    first, sep, last = text.partition(":")
+    try:
+        a = int(first) if first.strip() else None
+        b = (int(last) if last.strip() else None) if sep else a
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected A:B with whole numbers (e.g. 10:12), found '{text}'") from None
+    if a is None and not sep:
+        raise argparse.ArgumentTypeError("expected A:B, e.g. 10:12")
+    for v in (a, b):
+        if v is not None and v < 1:
+            raise argparse.ArgumentTypeError(f"iterations count from 1, found {v}")
+    if a is not None and b is not None and b < a:
+        raise argparse.ArgumentTypeError(f"expected A ≤ B, found {a}:{b}")
+    return a, b
 
 
 def load_or_report(arg: str, verb: str | None):
@@ -95,11 +138,31 @@ def _load(arg: str, verb: str | None):
                         "`nnstep list` shows them)")
 
 
+def _iterations(scenario, wanted: tuple[int | None, int | None] | None) -> list[int] | str:
+    """The iterations to show, or why they cannot be."""
+    total = scenario.training.iterations if scenario.training else 1
+    if wanted is None:
+        return [1]
+    a, b = wanted[0] or 1, wanted[1] or total
+    if b > total:
+        what = f"has {total} iteration{'s' if total != 1 else ''}" if scenario.training else \
+            "has one iteration (no [training] table)"
+        return f"{scenario.path}: --iterations {a}:{b}: the run {what}"
+    return list(range(a, b + 1))
+
+
 def _trace(args) -> int:
     from engine.formats import RENDERERS, TEXT_WIDTH, render_text
-    from engine.steps import run
+    from engine.training import Training
 
-    result = run(_load(args.file, args.verb))
+    scenario = _load(args.file, args.verb)
+    wanted = _iterations(scenario, args.iterations)
+    if isinstance(wanted, str):
+        print(f"nnstep: {wanted}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    training = Training(scenario)
+    training.advance(wanted[-1] - 1)  # the straight run up to the last one asked for
+    result = [training.iteration(i) for i in wanted]
     if args.format == "text":
         sys.stdout.write(render_text(result, shutil.get_terminal_size((TEXT_WIDTH, 24)).columns))
     else:
@@ -112,15 +175,28 @@ def _check(args) -> int:
 
     from engine.formats import shape_label
     from engine.gradcheck import ATOL, H, RTOL, check_gradients, kinks
-    from engine.steps import run
+    from engine.training import Training
 
-    result = run(_load(args.file, args.verb))
+    scenario = _load(args.file, args.verb)
+    wanted = _iterations(scenario, (args.iteration, args.iteration))
+    if isinstance(wanted, str):
+        print(f"nnstep: {wanted.replace('--iterations', '--iteration').replace(f'{args.iteration}:{args.iteration}', str(args.iteration))}",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    training = Training(scenario)
+    training.advance(args.iteration - 1)
+    result = training.iteration(args.iteration)
     sc = result.scenario
     if sc.loss is None:
         print(f"{sc.path}: forward-only scenario (no loss): there are no gradients to check")
         return EXIT_OK
     rows = check_gradients(result)
     print(f"gradient check of {sc.path}")
+    if sc.training is not None:
+        x = sc.x
+        batch = "one sample" if x.ndim == 1 else f"a batch of {x.shape[0]} samples"
+        print(f"iteration {args.iteration} of {sc.training.iterations}: {batch}, from the parameters "
+              f"the run reaches there")
     print(f"{sc.shape}, {sc.loss}: central differences, h = {H:g}, float64")
     print(f"an element passes when |analytic − numeric| ≤ {ATOL:g}·max(1, |loss|)")
     print(f"                                              + {RTOL:g}·max(|analytic|, |numeric|)")
@@ -146,6 +222,101 @@ def _check(args) -> int:
     return EXIT_OK
 
 
+def _train(args) -> int:
+    import time
+
+    import numpy as np
+
+    from engine.training import Training
+
+    scenario = _load(args.file, args.verb)
+    if scenario.loss is None:
+        print(f"nnstep: {scenario.path}: forward-only scenario (no loss): there is nothing to train",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    training = Training(scenario)
+    total = training.iterations
+    t = scenario.training
+    print(f"{scenario.name}")
+    print(f"{scenario.shape} · {scenario.loss} · learning rate {scenario.learning_rate:g}")
+    if t is not None:
+        print(f"{total} iterations of {t.method}, seed {t.seed}"
+              + (f", sampling {t.sampling}" if t.batch_size is not None else ""))
+        print(f"data: {scenario.data_note}")
+    print()
+    bar = _ProgressBar(total) if sys.stderr.isatty() else None
+    reports = sorted({max(1, round(total * k / args.reports)) for k in range(1, args.reports + 1)})
+    width = len(str(total))
+    start = time.perf_counter()
+    done = 0
+    for report in reports:
+        while done < report:
+            done += training.advance(min(report - done, max(1, total // 200)))
+            if bar is not None:
+                bar.show(done)
+        window = training.losses[max(0, done - max(1, total // args.reports)):done]
+        line = (f"iteration {done:>{width}}/{total}  batch loss {training.losses[done - 1]:.6g}  "
+                f"mean of the last {window.size}: {np.mean(window):.6g}")
+        if training.accuracies is not None:
+            acc = training.accuracies[max(0, done - window.size):done]
+            line += f"  batch accuracy {np.mean(acc):.1%}"
+        if bar is not None:
+            bar.clear()
+        print(line, flush=True)
+    elapsed = time.perf_counter() - start
+    if bar is not None:
+        bar.clear()
+    print()
+    print(f"{total} iterations in {elapsed:.2f} s")
+    final = training.evaluate(scenario.x, scenario.d)
+    print(f"final parameters on the {final.samples} training sample{'s' if final.samples != 1 else ''}: "
+          f"loss {final.loss:.6g}" + (f", accuracy {final.accuracy:.1%}" if final.accuracy is not None else ""))
+    if scenario.test_x is not None:
+        test = training.evaluate(scenario.test_x, scenario.test_d)
+        print(f"on the {test.samples} held-out test samples: loss {test.loss:.6g}"
+              + (f", accuracy {test.accuracy:.1%}" if test.accuracy is not None else ""))
+    if not np.all(np.isfinite(training.losses)):
+        first = int(np.flatnonzero(~np.isfinite(training.losses))[0]) + 1
+        print(f"note: the loss is not finite from iteration {first} on: the run diverged (try a smaller "
+              f"learning rate)")
+    if args.save:
+        arrays = {}
+        for l, layer in enumerate(training.final_layers(), start=1):
+            arrays[f"W{l}"], arrays[f"b{l}"] = layer.W, layer.b
+        try:
+            np.savez(args.save, **arrays)
+        except OSError as exc:
+            print(f"nnstep: {args.save}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        saved = args.save if args.save.endswith(".npz") else args.save + ".npz"
+        print(f"saved {', '.join(arrays)} to {saved}")
+    return EXIT_OK
+
+
+class _ProgressBar:
+    """One line on standard error, redrawn at most ten times a second."""
+
+    def __init__(self, total: int) -> None:
+        import time
+
+        self.total, self.clock, self.start, self.last = total, time.perf_counter, time.perf_counter(), 0.0
+
+    def show(self, done: int) -> None:
+        now = self.clock()
+        if now - self.last < 0.1 and done < self.total:
+            return
+        self.last = now
+        width = 30
+        filled = round(width * done / self.total)
+        sys.stderr.write(f"\r[{'█' * filled}{'·' * (width - filled)}] {done / self.total:4.0%}  "
+                         f"{done}/{self.total} iterations  {now - self.start:.1f} s")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+
+
 def _list(args) -> int:
     from engine.bundled import bundled_scenarios
     from engine.scenario import load_scenario
@@ -168,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         from engine.scenario import ScenarioError
 
         try:
-            return {"trace": _trace, "check": _check, "list": _list}[args.verb](args)
+            return {"trace": _trace, "check": _check, "train": _train, "list": _list}[args.verb](args)
         except ScenarioError as exc:
             print(f"nnstep: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT

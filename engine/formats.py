@@ -35,8 +35,11 @@ def wrap(text: str, width: int, indent: str = "") -> list[str]:
 # --- text --------------------------------------------------------------------------------------------
 
 
-def render_text(run: Run, width: int = TEXT_WIDTH) -> str:
-    """Every step with its formula, inputs, result and note, for a terminal ``width`` columns wide."""
+def render_text(run: Run | list[Run], width: int = TEXT_WIDTH) -> str:
+    """Every step with its formula, inputs, result and note, for a terminal ``width`` columns wide
+    (several iterations of a training run: each under its own heading)."""
+    runs = run if isinstance(run, list) else [run]
+    run = runs[0]
     sc = run.scenario
     width = max(40, width)
     acts = " → ".join(layer.activation for layer in sc.layers)
@@ -48,15 +51,31 @@ def render_text(run: Run, width: int = TEXT_WIDTH) -> str:
     lines = [sc.name, f"{sc.shape} · {acts} · {setup}"]
     if sc.path:
         lines.append(f"file: {sc.path}")
+    if sc.training is not None:
+        t = sc.training
+        lines.append(f"training: {t.iterations} iterations of {t.method}, seed {t.seed}"
+                     + (f", sampling {t.sampling}" if t.batch_size is not None else ""))
+        lines.append(f"data: {sc.data_note}")
     if sc.description:
         lines += [""] + wrap(sc.description, min(width, 100))
-    lines += ["", f"{len(run.steps)} steps"]
-    phase = None
-    for step in run.steps:
-        if step.phase != phase:
-            phase = step.phase
-            lines += ["", f"== {phase.upper()} " + "=" * (min(width, 74) - 4 - len(phase))]
-        lines += [""] + _step_text(step, len(run.steps), width)
+    if sc.training is not None:
+        shown = (f"iteration {runs[0].steps[0].iteration}" if len(runs) == 1 else
+                 f"iterations {runs[0].steps[0].iteration} to {runs[-1].steps[0].iteration}")
+        lines += ["", f"{shown} of {sc.training.iterations}, {len(run.steps)} steps each"
+                  + (" (--iterations A:B traces others)" if len(runs) == 1 else "")]
+    else:
+        lines += ["", f"{len(run.steps)} steps"]
+    for one in runs:
+        if sc.training is not None:
+            i = one.steps[0].iteration
+            head = f"#### ITERATION {i}/{sc.training.iterations} "
+            lines += ["", head + "#" * max(4, min(width, 74) - len(head))]
+        phase = None
+        for step in one.steps:
+            if step.phase != phase:
+                phase = step.phase
+                lines += ["", f"== {phase.upper()} " + "=" * (min(width, 74) - 4 - len(phase))]
+            lines += [""] + _step_text(step, len(one.steps), width)
     return "\n".join(lines) + "\n"
 
 
@@ -104,10 +123,16 @@ def scenario_dict(sc: Scenario) -> dict:
         "x": _plain(sc.x),
         "d": None if sc.d is None else _plain(sc.d),
         "layers": [{"W": _plain(l.W), "b": _plain(l.b), "activation": l.activation} for l in sc.layers],
+        # A training run: its [training] table and where its data came from; x, d and layers above are
+        # then the first traced iteration's batch and the parameters that iteration starts from.
+        "training": None if sc.training is None else {
+            "iterations": sc.training.iterations, "batch_size": sc.training.batch_size or "all",
+            "seed": sc.training.seed, "sampling": sc.training.sampling, "data": sc.data_note},
     }
 
 
-def render_json(run: Run) -> str:
+def render_json(run: Run | list[Run]) -> str:
+    runs = run if isinstance(run, list) else [run]
     steps = [{
         "index": s.index,
         "iteration": s.iteration,
@@ -117,8 +142,8 @@ def render_json(run: Run) -> str:
         "formula": s.formula,
         "inputs": {k: _plain(v) for k, v in s.inputs.items()},
         "value": _plain(s.value),
-    } for s in run.steps]
-    return json.dumps({"scenario": scenario_dict(run.scenario), "steps": steps}, indent=1,
+    } for one in runs for s in one.steps]
+    return json.dumps({"scenario": scenario_dict(runs[0].scenario), "steps": steps}, indent=1,
                       ensure_ascii=False, allow_nan=False) + "\n"
 
 
@@ -148,8 +173,18 @@ def _as_written(sc: Scenario, name: str, array: np.ndarray) -> np.ndarray:
     return array.astype(np.int64) if exact else array
 
 
-def render_seed(run: Run) -> str:
-    """The seed notebook's printout: print_vec labels and numpy's default array printing."""
+def render_seed(run: Run | list[Run]) -> str:
+    """The seed notebook's printout: print_vec labels and numpy's default array printing (for several
+    iterations, one printout each under a ``##### 繰り返し i #####`` line)."""
+    if isinstance(run, list):
+        if len(run) == 1 and run[0].scenario.training is None:
+            return _seed_one(run[0])
+        return "\n".join(f"##### 繰り返し {one.steps[0].iteration} (iteration) #####\n" + _seed_one(one)
+                         for one in run)
+    return _seed_one(run)
+
+
+def _seed_one(run: Run) -> str:
     sc = run.scenario
     L = len(sc.layers)
     by_name = {s.name: s for s in run.steps if s.phase != "update"}

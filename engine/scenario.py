@@ -18,8 +18,15 @@ import numpy as np
 
 from engine.ops import ACTIVATIONS, LOSSES
 
-TOP_KEYS = ("name", "description", "loss", "learning_rate", "x", "d", "layers")
-LAYER_KEYS = ("W", "b", "activation")
+TOP_KEYS = ("name", "description", "loss", "learning_rate", "x", "d", "training", "data", "layers")
+LAYER_KEYS = ("W", "b", "activation", "units", "init", "scale")
+TRAINING_KEYS = ("iterations", "batch_size", "seed", "sampling")
+DATA_KEYS = ("samples", "inputs", "target", "file", "test_samples", "image")
+INPUT_KEYS = ("distribution", "features", "low", "high", "mean", "std")
+TARGET_KEYS = ("linear", "bias")
+SAMPLINGS = ("with_replacement", "epoch")
+INITS = ("randn", "xavier", "he", "zeros")
+DISTRIBUTIONS = ("uniform", "normal")
 
 
 class ScenarioError(Exception):
@@ -50,6 +57,33 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class TrainingConfig:
+    """The ``[training]`` table: how many iterations, on which batches, drawn how."""
+
+    iterations: int
+    #: Samples per iteration; None for batch gradient descent (the whole training set every iteration).
+    batch_size: int | None
+    seed: int
+    sampling: str
+
+    @property
+    def method(self) -> str:
+        """The seed's name for it: online SGD, mini-batch or batch gradient descent."""
+        if self.batch_size is None:
+            return "batch gradient descent"
+        if self.batch_size == 1:
+            return "stochastic gradient descent (online, one sample per iteration)"
+        return f"mini-batch gradient descent (batches of {self.batch_size})"
+
+
+def random_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+    """Independent generators for the data, the initial parameters and the batch sampling, all from
+    ``seed``: changing the iterations or the batch size leaves the data and the initial weights alone."""
+    data, init, sampling = np.random.SeedSequence(seed).spawn(3)
+    return np.random.default_rng(data), np.random.default_rng(init), np.random.default_rng(sampling)
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A validated scenario: arrays are float64 and their shapes chain."""
 
@@ -64,6 +98,15 @@ class Scenario:
     #: Arrays the file wrote with integers only (``x``, ``d``, ``W1``, ``b3`` …), printed as such
     #: by the seed format, as numpy prints the course's integer arrays.
     integer_arrays: frozenset[str] = field(default_factory=frozenset)
+    #: The ``[training]`` table, for a training run over many iterations; None for one iteration.
+    training: TrainingConfig | None = None
+    #: Held-out samples (``[data] test_samples``), never trained on; None when there are none.
+    test_x: np.ndarray | None = None
+    test_d: np.ndarray | None = None
+    #: Each input row is an image of this (height, width) (``[data] image``), shown as a heatmap.
+    image: tuple[int, int] | None = None
+    #: Where the data came from, in words (``100000 generated samples …``), for a training run.
+    data_note: str = ""
 
     @property
     def shape(self) -> str:
@@ -140,6 +183,32 @@ class _Reader:
                             + (" (a number beyond float64's range reads as inf)" if math.isinf(number) else ""))
         return number
 
+    def integer(self, table: dict, key: str, where: str, minimum: int, default: int | None = None) -> int:
+        if key not in table:
+            if default is None:
+                raise self.fail(where, f"missing; expected a whole number ≥ {minimum}")
+            return default
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(where, f"expected a whole number ≥ {minimum}, found {_kind(value)}")
+        if value < minimum:
+            raise self.fail(where, f"expected a whole number ≥ {minimum}, found {value}")
+        return value
+
+    def table(self, doc: dict, key: str, where: str, allowed: tuple[str, ...]) -> dict:
+        value = doc[key]
+        if not isinstance(value, dict):
+            raise self.fail(where, f"expected a table ({', '.join(allowed)}), found {_kind(value)}")
+        self.check_keys(value, allowed, where)
+        return value
+
+    def choice(self, table: dict, key: str, where: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.string(table, key, where, default=default)
+        if value not in choices:
+            raise self.fail(where, f"unknown {key} '{value}'{_suggest(value, list(choices))}; expected one of "
+                            f"{', '.join(choices)}")
+        return value
+
     def array(self, value: Any, key: str, ndims: tuple[int, ...], what: str) -> np.ndarray:
         """A 1-D or 2-D array of finite numbers (as allowed by ``ndims``), as float64."""
         if not isinstance(value, list):
@@ -215,16 +284,32 @@ def parse_scenario(text: str, path: str | Path | None = None) -> Scenario:
         raise reader.fail("learning_rate", "missing; a scenario with a loss needs a learning rate > 0 "
                           "for its update steps")
 
-    if "x" not in doc:
+    training = _read_training(reader, doc, loss)
+    data_rng, init_rng, _ = random_streams(0 if training is None else training.seed)
+    test_x = test_d = image = None
+    data_note = ""
+    if "data" in doc:
+        for key in ("x", "d"):
+            if key in doc:
+                raise reader.fail(key, "the [data] table gives the samples; write either inline x and d "
+                                  "or a [data] table, not both")
+        x, d, test_x, test_d, image, data_note = _read_data(reader, doc, data_rng)
+    elif "x" not in doc:
         raise reader.fail("x", "missing; expected the input: one sample as a vector, or a batch as a "
-                          "matrix with one row per sample")
-    x = reader.array(doc["x"], "x", (1, 2), "the input as a vector of numbers or a matrix (one row per sample)")
+                          "matrix with one row per sample (or a [data] table for a training run)")
+    else:
+        x = reader.array(doc["x"], "x", (1, 2), "the input as a vector of numbers or a matrix (one row per sample)")
+        d = None
 
-    layers = _read_layers(reader, doc, x)
+    layers = _read_layers(reader, doc, x, init_rng)
     output_shape = x.shape[:-1] + (layers[-1].units,)
 
-    d = None
-    if "d" in doc:
+    if "data" in doc:
+        if d.shape != output_shape:
+            raise reader.fail("data", f"the targets d have {d.shape[1]} column{'s' if d.shape[1] != 1 else ''} "
+                              f"but the last layer has {layers[-1].units} unit"
+                              f"{'s' if layers[-1].units != 1 else ''}; expected one column per output unit")
+    elif "d" in doc:
         d = reader.array(doc["d"], "d", (1, 2), "the target as a vector or matrix of numbers")
         if d.shape != output_shape:
             rows = x.shape[0] if x.ndim == 2 else 1
@@ -237,10 +322,175 @@ def parse_scenario(text: str, path: str | Path | None = None) -> Scenario:
 
     if loss is not None:
         _check_loss(reader, loss, layers, d)
+        if test_d is not None:
+            _check_loss(reader, loss, layers, test_d)
+    if training is not None:
+        _check_batch(reader, training, x)
 
     integer_arrays = {_seed_name(key) for key in reader.integer_arrays}
     return Scenario(name=name, description=description, x=x, layers=tuple(layers), loss=loss, d=d,
-                    learning_rate=learning_rate, path=path, integer_arrays=frozenset(integer_arrays))
+                    learning_rate=learning_rate, path=path, integer_arrays=frozenset(integer_arrays),
+                    training=training, test_x=test_x, test_d=test_d, image=image, data_note=data_note)
+
+
+def _read_training(reader: _Reader, doc: dict, loss: str | None) -> TrainingConfig | None:
+    if "training" not in doc:
+        if "data" in doc:
+            raise reader.fail("training", "missing; a [data] table is for a training run, which needs a "
+                              "[training] table with iterations (and batch_size, seed, sampling)")
+        return None
+    table = reader.table(doc, "training", "training", TRAINING_KEYS)
+    if loss is None:
+        raise reader.fail("loss", "missing; a [training] run needs a loss (mse, cross_entropy or "
+                          "binary_cross_entropy) to descend")
+    iterations = reader.integer(table, "iterations", "training.iterations", 1)
+    batch = table.get("batch_size", "all")
+    if batch == "all":
+        batch_size = None
+    elif isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise reader.fail("training.batch_size", f'expected a whole number ≥ 1 (1 for online SGD, n for '
+                          f'mini-batches of n) or "all" (batch gradient descent), found {_kind(batch)}')
+    else:
+        batch_size = batch
+    seed = reader.integer(table, "seed", "training.seed", 0, default=0)
+    sampling = reader.choice(table, "sampling", "training.sampling", SAMPLINGS, "with_replacement")
+    return TrainingConfig(iterations=iterations, batch_size=batch_size, seed=seed, sampling=sampling)
+
+
+def _check_batch(reader: _Reader, training: TrainingConfig, x: np.ndarray) -> None:
+    samples = 1 if x.ndim == 1 else x.shape[0]
+    if training.batch_size is not None and training.batch_size > samples:
+        raise reader.fail("training.batch_size", f"expected at most {samples}, the number of training samples "
+                          f"({_shape_text(x.shape)} in x), found {training.batch_size}")
+
+
+def _read_data(reader: _Reader, doc: dict, rng: np.random.Generator):
+    """The samples of a ``[data]`` table, generated from the seed or read from a file, and the held-out split."""
+    table = reader.table(doc, "data", "data", DATA_KEYS)
+    if "file" in table:
+        for key in ("samples", "inputs", "target"):
+            if key in table:
+                raise reader.fail(f"data.{key}", "not used with data.file: the file holds the samples; "
+                                  "write either file, or samples, inputs and target")
+        file = reader.string(table, "file", "data.file")
+        x, d, note = _read_data_file(reader, file)
+    else:
+        x, d, note = _generate_data(reader, table, rng)
+    image = None
+    if "image" in table:
+        shape = table["image"]
+        if (not isinstance(shape, list) or len(shape) != 2
+                or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in shape)):
+            raise reader.fail("data.image", f"expected [height, width], two whole numbers ≥ 1, found "
+                              f"{_kind(shape) if not isinstance(shape, list) else shape}")
+        if shape[0] * shape[1] != x.shape[1]:
+            raise reader.fail("data.image", f"expected height × width = {x.shape[1]}, the number of inputs, "
+                              f"found {shape[0]} × {shape[1]} = {shape[0] * shape[1]}")
+        image = (shape[0], shape[1])
+    test_x = test_d = None
+    if "test_samples" in table:
+        held = reader.integer(table, "test_samples", "data.test_samples", 1)
+        if held >= x.shape[0]:
+            raise reader.fail("data.test_samples", f"expected fewer than the {x.shape[0]} samples, so that some "
+                              f"are left to train on, found {held}")
+        order = rng.permutation(x.shape[0])
+        test, train = np.sort(order[:held]), np.sort(order[held:])
+        test_x, test_d, x, d = x[test], d[test], x[train], d[train]
+        note += f"; {held} held out for testing, {x.shape[0]} to train on"
+    return x, d, test_x, test_d, image, note
+
+
+def _generate_data(reader: _Reader, table: dict, rng: np.random.Generator):
+    for key in ("samples", "inputs", "target"):
+        if key not in table:
+            raise reader.fail(f"data.{key}", "missing; generated data needs samples, inputs = { distribution, "
+                              "features, … } and target = { linear = [...], bias }, or give file = \"….npz\"")
+    samples = reader.integer(table, "samples", "data.samples", 1)
+    inputs = reader.table(table, "inputs", "data.inputs", INPUT_KEYS)
+    features = reader.integer(inputs, "features", "data.inputs.features", 1)
+    dist = reader.choice(inputs, "distribution", "data.inputs.distribution", DISTRIBUTIONS, "uniform")
+    if dist == "uniform":
+        for key in ("mean", "std"):
+            if key in inputs:
+                raise reader.fail(f"data.inputs.{key}", "not used by a uniform distribution (low and high are)")
+        low = reader.number(inputs.get("low", 0.0), "data.inputs.low")
+        high = reader.number(inputs.get("high", 1.0), "data.inputs.high")
+        if not low < high:
+            raise reader.fail("data.inputs.high", f"expected high > low ({low:g}), found {high:g}")
+        x = rng.uniform(low, high, size=(samples, features))
+        what = f"uniform on [{low:g}, {high:g})"
+    else:
+        for key in ("low", "high"):
+            if key in inputs:
+                raise reader.fail(f"data.inputs.{key}", "not used by a normal distribution (mean and std are)")
+        mean = reader.number(inputs.get("mean", 0.0), "data.inputs.mean")
+        std = reader.number(inputs.get("std", 1.0), "data.inputs.std")
+        if std <= 0:
+            raise reader.fail("data.inputs.std", f"expected a number > 0, found {std:g}")
+        x = rng.normal(mean, std, size=(samples, features))
+        what = f"normal with mean {mean:g} and std {std:g}"
+    target = reader.table(table, "target", "data.target", TARGET_KEYS)
+    if "linear" not in target:
+        raise reader.fail("data.target.linear", f"missing; expected the weights of d = x·linear + bias, "
+                          f"{features} numbers (one per input feature)")
+    w = reader.array(target["linear"], "data.target.linear", (1, 2),
+                     f"{features} numbers (one per input), or a matrix with {features} rows for several outputs")
+    if w.shape[0] != features:
+        raise reader.fail("data.target.linear", f"expected {features} rows, one per input feature "
+                          f"(data.inputs.features = {features}), found shape {_shape_text(w.shape)}")
+    w = w.reshape(features, -1)
+    bias = reader.number(target.get("bias", 0.0), "data.target.bias")
+    d = np.dot(x, w) + bias
+    weights = ", ".join(f"{v:g}" for v in w.ravel()) if w.shape[1] == 1 else "the given matrix"
+    return x, d, f"{samples} generated samples: x {what} ({features} features), d = x·[{weights}] + {bias:g}"
+
+
+def _read_data_file(reader: _Reader, file: str):
+    """Arrays x and d from an ``.npz`` file, read as data only (no pickles), relative to the scenario file."""
+    import zipfile
+
+    base = reader.path.parent if reader.path is not None else Path(".")
+    where = base / file
+    if not where.is_file():
+        raise reader.fail("data.file", f"no such file: {where}" + (" (relative to the scenario file's folder)"
+                                                                     if not Path(file).is_absolute() else ""))
+    try:
+        with np.load(where, allow_pickle=False) as archive:
+            names = list(archive.files)
+            for key in ("x", "d"):
+                if key not in names:
+                    raise reader.fail("data.file", f"{file} has no array '{key}'; expected arrays x (samples × "
+                                      f"inputs) and d (samples × outputs), found {', '.join(names) or 'none'}")
+            arrays = {key: archive[key] for key in ("x", "d")}
+    except ScenarioError:
+        raise
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise reader.fail("data.file", f"{file} holds Python objects (a pickle), which nnstep never loads; "
+                              "expected plain numeric arrays x and d") from None
+        raise reader.fail("data.file", f"{file} is not a numpy .npz file ({exc})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise reader.fail("data.file", f"{file} is not a numpy .npz file ({exc})") from None
+    if not hasattr(arrays["x"], "dtype"):
+        raise reader.fail("data.file", f"{file} is a single array (.npy); expected an .npz with arrays x and d")
+    out = []
+    for key in ("x", "d"):
+        a = arrays[key]
+        if a.dtype.kind not in "iuf":
+            raise reader.fail("data.file", f"array {key} in {file} has dtype {a.dtype}; expected numbers "
+                              "(integers or floats)")
+        if a.ndim != 2 or 0 in a.shape:
+            raise reader.fail("data.file", f"array {key} in {file} has shape {_shape_text(a.shape)}; expected "
+                              f"a matrix with one row per sample")
+        a = a.astype(np.float64)
+        if not np.all(np.isfinite(a)):
+            raise reader.fail("data.file", f"array {key} in {file} has values that are not finite (inf or nan)")
+        out.append(a)
+    x, d = out
+    if x.shape[0] != d.shape[0]:
+        raise reader.fail("data.file", f"{file}: x has {x.shape[0]} rows but d has {d.shape[0]}; expected one "
+                          "row of each per sample")
+    return x, d, f"{file}: {x.shape[0]} samples of {x.shape[1]} inputs"
 
 
 def _seed_name(key: str) -> str:
@@ -251,7 +501,7 @@ def _seed_name(key: str) -> str:
     return key
 
 
-def _read_layers(reader: _Reader, doc: dict, x: np.ndarray) -> list[Layer]:
+def _read_layers(reader: _Reader, doc: dict, x: np.ndarray, rng: np.random.Generator) -> list[Layer]:
     if "layers" not in doc:
         raise reader.fail("layers", "missing; expected one [[layers]] table per layer, each with W, b "
                           "and activation")
@@ -271,12 +521,21 @@ def _read_layers(reader: _Reader, doc: dict, x: np.ndarray) -> list[Layer]:
     for i, table in enumerate(tables):
         where = f"layers[{i}]"
         reader.check_keys(table, LAYER_KEYS, where)
-        for key in LAYER_KEYS:
-            if key not in table:
-                raise reader.fail(f"{where}.{key}", "missing; every layer needs W (inputs × units), "
-                                  "b (one per unit) and activation")
-        W = reader.array(table["W"], f"{where}.W", (2,), "a matrix of shape (inputs, units): one row per input")
-        b = reader.array(table["b"], f"{where}.b", (1,), "a vector with one bias per unit")
+        if "units" in table:
+            W, b = _initial_parameters(reader, table, where, inputs, rng)
+        else:
+            for key in ("init", "scale"):
+                if key in table:
+                    raise reader.fail(f"{where}.{key}", "only with units (random initial parameters); this "
+                                      "layer gives W and b")
+            for key in ("W", "b", "activation"):
+                if key not in table:
+                    raise reader.fail(f"{where}.{key}", "missing; every layer needs W (inputs × units), "
+                                      "b (one per unit) and activation, or units (and init) instead of W and b")
+            W = reader.array(table["W"], f"{where}.W", (2,), "a matrix of shape (inputs, units): one row per input")
+            b = reader.array(table["b"], f"{where}.b", (1,), "a vector with one bias per unit")
+        if "activation" not in table:
+            raise reader.fail(f"{where}.activation", "missing; every layer needs an activation")
         activation = reader.string(table, "activation", f"{where}.activation")
         if activation not in ACTIVATIONS:
             raise reader.fail(f"{where}.activation", f"unknown activation '{activation}'"
@@ -294,6 +553,29 @@ def _read_layers(reader: _Reader, doc: dict, x: np.ndarray) -> list[Layer]:
         layers.append(Layer(W=W, b=b, activation=activation))
         inputs, inputs_from = W.shape[1], f"{where}.W has shape {_shape_text(W.shape)}"
     return layers
+
+
+def _initial_parameters(reader: _Reader, table: dict, where: str, inputs: int, rng: np.random.Generator):
+    """W and b drawn for ``units = n``: randn (the course: both N(0, 1)), xavier (W ~ N(0, 1/inputs)),
+    he (W ~ N(0, 2/inputs)) or zeros; the last three start b at 0. ``scale`` multiplies what is drawn."""
+    for key in ("W", "b"):
+        if key in table:
+            raise reader.fail(f"{where}.{key}", "give either W and b, or units (random initial parameters), "
+                              "not both")
+    units = reader.integer(table, "units", f"{where}.units", 1)
+    init = reader.choice(table, "init", f"{where}.init", INITS, "randn")
+    scale = reader.number(table.get("scale", 1.0), f"{where}.scale")
+    if scale <= 0:
+        raise reader.fail(f"{where}.scale", f"expected a number > 0, found {table['scale']}")
+    W = rng.standard_normal((inputs, units))
+    b = rng.standard_normal(units) if init == "randn" else np.zeros(units)
+    if init == "xavier":
+        W = W / math.sqrt(inputs)
+    elif init == "he":
+        W = W * math.sqrt(2.0 / inputs)
+    elif init == "zeros":
+        W = np.zeros((inputs, units))
+    return W * scale, b * scale
 
 
 def _check_loss(reader: _Reader, loss: str, layers: list[Layer], d: np.ndarray) -> None:

@@ -148,8 +148,62 @@ def _loss_note(loss: str, y: np.ndarray, d: np.ndarray, exact: float) -> str:
     return note + (course if math.isfinite(seed) else "")
 
 
+@dataclass
+class Pass:
+    """Every array one iteration computes, in the order it computes them (the maths, with no words).
+
+    The training loop keeps only the new parameters and the loss; :func:`iteration_steps` records all
+    of it. Both call :func:`compute_pass`, so a recomputed iteration is the straight run's, bit for bit.
+    """
+
+    us: list[np.ndarray]
+    #: ``zs[0]`` is x; ``zs[l]`` is layer l's output (``zs[-1]`` is y).
+    zs: list[np.ndarray]
+    loss: np.float64 | None = None
+    #: (layer, delta) in the order computed: the output layer first.
+    deltas: list[tuple[int, np.ndarray]] | None = None
+    grads_W: list[np.ndarray] | None = None
+    grads_b: list[np.ndarray] | None = None
+    new_W: list[np.ndarray] | None = None
+    new_b: list[np.ndarray] | None = None
+
+
+def compute_pass(W: Sequence[np.ndarray], b: Sequence[np.ndarray], acts: Sequence, x: np.ndarray,
+                 d: np.ndarray | None, loss_fn, learning_rate: float | None) -> Pass:
+    """Forward, loss, backward and update for one batch; forward only when ``loss_fn`` is None.
+
+    Call it under ``np.errstate(all="ignore")``: a diverging run carries inf or nan, not warnings.
+    """
+    last = len(W)
+    us: list[np.ndarray] = []
+    zs: list[np.ndarray] = [x]
+    for l in range(last):
+        u = np.dot(zs[-1], W[l]) + b[l]
+        us.append(u)
+        zs.append(acts[l].forward(u))
+    if loss_fn is None:
+        return Pass(us, zs)
+    y, u_out = zs[-1], us[-1]
+    loss = loss_fn.value(u_out, y, d)
+    delta = loss_fn.delta(u_out, y, d, acts[-1])
+    deltas = [(last, delta)]
+    grads_W: list[np.ndarray] = [None] * last  # type: ignore[list-item]
+    grads_b: list[np.ndarray] = [None] * last  # type: ignore[list-item]
+    for l in range(last, 0, -1):
+        z_prev = zs[l - 1]
+        grads_W[l - 1] = np.outer(z_prev, delta) if delta.ndim == 1 else np.dot(z_prev.T, delta)
+        grads_b[l - 1] = delta if delta.ndim == 1 else np.sum(delta, axis=0)
+        if l > 1:
+            delta = acts[l - 2].backward(us[l - 2], zs[l - 1], np.dot(delta, W[l - 1].T))
+            deltas.append((l - 1, delta))
+    lr = float(learning_rate)
+    new_W = [W[l] - lr * grads_W[l] for l in range(last)]
+    new_b = [b[l] - lr * grads_b[l] for l in range(last)]
+    return Pass(us, zs, loss, deltas, grads_W, grads_b, new_W, new_b)
+
+
 def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None, loss: str | None,
-                    learning_rate: float | None, iteration: int = 0, start_index: int = 0) -> list[Step]:
+                    learning_rate: float | None, iteration: int = 1, start_index: int = 0) -> list[Step]:
     """Execute one iteration on (x, d) and record every operation as a step.
 
     Without a loss the iteration is forward only. The update steps produce the new parameters; all of
@@ -161,40 +215,36 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
     W = [_frozen(layer.W) for layer in layers]
     b = [_frozen(layer.b) for layer in layers]
     x = _frozen(x)
-    us: list[np.ndarray] = []
-    zs: list[np.ndarray] = [x]
+    d = None if d is None else _frozen(d)
+    fn = None if loss is None else LOSSES[loss]
 
     with np.errstate(all="ignore"):  # a diverging run shows inf or nan in its steps, not warnings
+        p = compute_pass(W, b, acts, x, d, fn, learning_rate)
+        us, zs = p.us, p.zs
         for l in range(1, last + 1):
             prev, out = _in_name(l, last), _out_name(l, last)
             u = rec.add("forward", l, f"u{l}", f"u{l} = {prev}·W{l} + b{l}",
-                        {prev: zs[-1], f"W{l}": W[l - 1], f"b{l}": b[l - 1]},
-                        np.dot(zs[-1], W[l - 1]) + b[l - 1],
+                        {prev: zs[l - 1], f"W{l}": W[l - 1], f"b{l}": b[l - 1]}, us[l - 1],
                         f"Each unit of {'layer ' + str(l) if l < last else 'the output layer'} adds up its "
                         f"inputs times its weights, plus its bias.",
                         f"u{l} = np.dot({prev}, W{l}) + b{l}", f"{{{prev}}}·{{W{l}}} + {{b{l}}} → {{out}}")
-            z = acts[l - 1].forward(u)
-            z = rec.add("forward", l, out, f"{out} = {acts[l - 1].name}(u{l})", {f"u{l}": u}, z,
-                        _forward_note(acts[l - 1].name, l, u, z, out), acts[l - 1].code.format(u=f"u{l}", z=out),
+            z = rec.add("forward", l, out, f"{out} = {acts[l - 1].name}(u{l})", {f"u{l}": u}, zs[l],
+                        _forward_note(acts[l - 1].name, l, u, zs[l], out),
+                        acts[l - 1].code.format(u=f"u{l}", z=out),
                         ("row by row" if acts[l - 1].name == "softmax" else "entry by entry")
                         + f" on {{u{l}}} → {{out}}")
-            us.append(u)
-            zs.append(z)
+            us[l - 1], zs[l] = u, z
 
-        if loss is None:
+        if fn is None:
             return rec.steps
 
         y, u_out = zs[-1], us[-1]
-        d = _frozen(d)
-        fn = LOSSES[loss]
         loss_inputs = {"y": y, "d": d} if loss == "mse" else {"y": y, "d": d, f"u{last}": u_out}
-        value = fn.value(u_out, y, d)
-        rec.add("loss", None, "loss", fn.formula, loss_inputs, value, _loss_note(loss, y, d, float(value)),
+        rec.add("loss", None, "loss", fn.formula, loss_inputs, p.loss, _loss_note(loss, y, d, float(p.loss)),
                 fn.code.format(u=f"u{last}", N=batch_size(y)), "{y}, {d} → {out}")
 
-        grads_W: list[np.ndarray] = [None] * last  # type: ignore[list-item]
-        grads_b: list[np.ndarray] = [None] * last  # type: ignore[list-item]
-        delta = fn.delta(u_out, y, d, acts[-1])
+        deltas = iter(p.deltas)
+        _, delta = next(deltas)
         delta = rec.add("backward", last, f"delta{last}", _output_delta_formula(loss, acts[-1].name, last),
                         _output_delta_inputs(loss, acts[-1].name, y, d, u_out, last), delta,
                         _output_delta_note(loss, acts[-1].name, y, last),
@@ -202,35 +252,36 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
         for l in range(last, 0, -1):
             prev = _in_name(l, last)
             z_prev = zs[l - 1]
-            gW = np.outer(z_prev, delta) if delta.ndim == 1 else np.dot(z_prev.T, delta)
-            grads_W[l - 1] = rec.add("backward", l, f"grad_W{l}", f"grad_W{l} = {prev}ᵀ·delta{l}",
-                                     {prev: z_prev, f"delta{l}": delta}, gW,
-                                     "Each weight's gradient is the input it multiplies times the delta of "
-                                     "the unit it feeds" + (", summed over the batch." if delta.ndim == 2 else
-                                     f". For one sample, {prev} and delta{l} are row vectors, so {prev}ᵀ·delta{l} "
-                                     f"is their outer product, np.outer({prev}, delta{l})."),
-                                     f"grad_W{l} = " + (f"np.outer({prev}, delta{l})" if delta.ndim == 1
-                                                        else f"np.dot({prev}.T, delta{l})"),
-                                     f"outer({{{prev}}}, {{delta{l}}}) → {{out}}" if delta.ndim == 1 else
-                                     f"{{{prev}}}ᵀ·{{delta{l}}} → {{out}}")
-            gb = delta.copy() if delta.ndim == 1 else np.sum(delta, axis=0)
-            grads_b[l - 1] = rec.add("backward", l, f"grad_b{l}",
-                                     f"grad_b{l} = delta{l}" if delta.ndim == 1 else f"grad_b{l} = Σ delta{l}",
-                                     {f"delta{l}": delta}, gb,
-                                     "Each bias is added straight into its unit's u, so its gradient is that "
-                                     "unit's delta" + (", summed over the batch." if delta.ndim == 2 else "."),
-                                     f"grad_b{l} = delta{l}" if delta.ndim == 1 else
-                                     f"grad_b{l} = np.sum(delta{l}, axis=0)",
-                                     f"{{delta{l}}} → {{out}}" if delta.ndim == 1 else
-                                     f"Σ over the {delta.shape[0]} rows of {{delta{l}}} → {{out}}")
+            rec.add("backward", l, f"grad_W{l}", f"grad_W{l} = {prev}ᵀ·delta{l}",
+                    {prev: z_prev, f"delta{l}": delta}, p.grads_W[l - 1],
+                    "Each weight's gradient is the input it multiplies times the delta of "
+                    "the unit it feeds" + (", summed over the batch." if delta.ndim == 2 else
+                    f". For one sample, {prev} and delta{l} are row vectors, so {prev}ᵀ·delta{l} "
+                    f"is their outer product, np.outer({prev}, delta{l})."),
+                    f"grad_W{l} = " + (f"np.outer({prev}, delta{l})" if delta.ndim == 1
+                                       else f"np.dot({prev}.T, delta{l})"),
+                    f"outer({{{prev}}}, {{delta{l}}}) → {{out}}" if delta.ndim == 1 else
+                    f"{{{prev}}}ᵀ·{{delta{l}}} → {{out}}")
+            rec.add("backward", l, f"grad_b{l}",
+                    f"grad_b{l} = delta{l}" if delta.ndim == 1 else f"grad_b{l} = Σ delta{l}",
+                    {f"delta{l}": delta}, p.grads_b[l - 1],
+                    "Each bias is added straight into its unit's u, so its gradient is that "
+                    "unit's delta" + (", summed over the batch." if delta.ndim == 2 else "."),
+                    f"grad_b{l} = delta{l}" if delta.ndim == 1 else
+                    f"grad_b{l} = np.sum(delta{l}, axis=0)",
+                    f"{{delta{l}}} → {{out}}" if delta.ndim == 1 else
+                    f"Σ over the {delta.shape[0]} rows of {{delta{l}}} → {{out}}")
             if l > 1:
-                delta = _hidden_delta(rec, acts[l - 2].name, l - 1, delta, W[l - 1], us[l - 2], zs[l - 1], last)
+                _, below = next(deltas)
+                delta = _hidden_delta(rec, acts[l - 2].name, l - 1, delta, W[l - 1], us[l - 2], zs[l - 1],
+                                      last, below)
 
         lr = float(learning_rate)
         for l in range(1, last + 1):
-            for name, old, grad in ((f"W{l}", W[l - 1], grads_W[l - 1]), (f"b{l}", b[l - 1], grads_b[l - 1])):
+            for name, old, grad, new in ((f"W{l}", W[l - 1], p.grads_W[l - 1], p.new_W[l - 1]),
+                                         (f"b{l}", b[l - 1], p.grads_b[l - 1], p.new_b[l - 1])):
                 rec.add("update", l, name, f"{name} = {name} − learning_rate·grad_{name}",
-                        {name: old, f"grad_{name}": grad, "learning_rate": np.float64(lr)}, old - lr * grad,
+                        {name: old, f"grad_{name}": grad, "learning_rate": np.float64(lr)}, new,
                         f"Gradient descent: move {name} against its gradient, scaled by the learning "
                         f"rate {lr:g}.", f"{name} = {name} - learning_rate * grad_{name}",
                         f"{{{name}}} − scalar·{{grad_{name}}} → {{out}}")
@@ -285,10 +336,9 @@ def _output_delta_note(loss: str, act: str, y: np.ndarray, l: int) -> str:
 
 
 def _hidden_delta(rec: _Recorder, act: str, l: int, delta_above: np.ndarray, W_above: np.ndarray,
-                  u: np.ndarray, z: np.ndarray, last: int) -> np.ndarray:
-    """delta{l} = (delta{l+1}·W{l+1}ᵀ) passed back through layer l's activation."""
+                  u: np.ndarray, z: np.ndarray, last: int, value: np.ndarray) -> np.ndarray:
+    """Record delta{l} = (delta{l+1}·W{l+1}ᵀ) passed back through layer l's activation (``value``)."""
     a = ACTIVATIONS[act]
-    g = np.dot(delta_above, W_above.T)
     out = _out_name(l, last)
     inputs = {f"delta{l + 1}": delta_above, f"W{l + 1}": W_above}
     back = f"delta{l + 1}·W{l + 1}ᵀ"
@@ -330,7 +380,7 @@ def _hidden_delta(rec: _Recorder, act: str, l: int, delta_above: np.ndarray, W_a
     g_code = f"np.dot(delta{l + 1}, W{l + 1}.T)"
     code = _backward_code(a, f"delta{l}", g_code, f"u{l}", out)
     shapes = f"{{delta{l + 1}}}·{{W{l + 1}}}ᵀ" + ("" if act == "identity" else f" ⊙ {act}'(u{l})") + " → {out}"
-    return rec.add("backward", l, f"delta{l}", formula, inputs, a.backward(u, z, g), note, code, shapes)
+    return rec.add("backward", l, f"delta{l}", formula, inputs, value, note, code, shapes)
 
 
 @dataclass(frozen=True)
@@ -348,6 +398,10 @@ class Run:
 
 
 def run(scenario: Scenario) -> Run:
-    """Execute a scenario's iteration and record its steps."""
+    """Execute a scenario's iteration and record its steps (a training run's first iteration)."""
+    if scenario.training is not None:
+        from engine.training import Training
+
+        return Training(scenario).iteration(1)
     steps = iteration_steps(scenario.layers, scenario.x, scenario.d, scenario.loss, scenario.learning_rate)
     return Run(scenario=scenario, steps=tuple(steps))

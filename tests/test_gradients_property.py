@@ -316,7 +316,7 @@ def test_step_order_names_indices_and_exact_updates(net):
     n = len(net["params"])
     assert [s.name for s in result.steps] == expected_names(n)
     assert [s.index for s in result.steps] == list(range(len(result.steps)))
-    assert all(s.iteration == 0 for s in result.steps)
+    assert all(s.iteration == 1 for s in result.steps)
     phases = [s.phase for s in result.steps]
     assert phases == ["forward"] * (2 * n) + ["loss"] + ["backward"] * (3 * n) + ["update"] * (2 * n)
     for s in result.steps:

@@ -37,7 +37,7 @@ def test_backprop_2_3_2_steps_in_order_with_seed_formulas():
         ("update", 2, "b2", "b2 = b2 − learning_rate·grad_b2"),
     ]
     assert [s.index for s in steps] == list(range(len(steps)))
-    assert {s.iteration for s in steps} == {0}
+    assert {s.iteration for s in steps} == {1}
 
 
 def test_each_step_records_what_it_read():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-VERBS = ("trace", "check", "list")
+VERBS = ("trace", "check", "train", "list")
 
 
 def main(argv: list[str] | None = None) -> int:

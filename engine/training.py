@@ -1,0 +1,239 @@
+"""Training runs: many iterations of gradient descent, any step of any of them reachable, bit for bit.
+
+A straight run keeps, per iteration, only the loss (and the batch accuracy of a classifier); every K
+iterations it keeps a copy of the parameters (a checkpoint). To show iteration i, the parameters before
+it are recomputed from the nearest checkpoint with the same :func:`engine.steps.compute_pass` the straight
+run used, and then iteration i is recorded step by step. The same operations on the same numbers give
+the same bits, so a jump shows exactly what a run from the start shows there.
+
+K is chosen so that the checkpoints fit a memory budget; recent parameters and recorded iterations are
+kept too, so stepping back through an iteration boundary does not go back to a checkpoint each time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+
+from engine.ops import ACTIVATIONS, LOSSES
+from engine.scenario import Layer, Scenario, random_streams
+from engine.steps import Run, compute_pass, iteration_steps
+
+#: Memory for parameter checkpoints; K is the smallest interval that keeps them within it.
+CHECKPOINT_BUDGET = 192 * 2**20
+#: Parameter sets kept from the last recomputation (the recent past), and recorded iterations kept.
+RECENT_PARAMETERS = 16
+RECORDED_ITERATIONS = 4
+
+Params = tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]
+
+
+def is_classifier(scenario: Scenario) -> bool:
+    """A softmax/cross-entropy or sigmoid/binary cross-entropy network: one with an accuracy."""
+    return scenario.loss in ("cross_entropy", "binary_cross_entropy")
+
+
+def correct(y: np.ndarray, d: np.ndarray, loss: str) -> np.ndarray:
+    """Per sample, whether the prediction is right: argmax for softmax, y > 0.5 for one sigmoid unit."""
+    if loss == "cross_entropy":
+        return np.argmax(y, axis=-1) == np.argmax(d, axis=-1)
+    return np.all((y > 0.5) == (d > 0.5), axis=-1)
+
+
+def parameter_bytes(scenario: Scenario) -> int:
+    return sum(layer.W.nbytes + layer.b.nbytes for layer in scenario.layers)
+
+
+def choose_interval(scenario: Scenario, budget: int = CHECKPOINT_BUDGET) -> int:
+    """The checkpoint interval K: every iteration if the budget allows, else as few as fit."""
+    iterations = scenario.training.iterations if scenario.training else 1
+    return max(1, math.ceil(iterations * parameter_bytes(scenario) / budget))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    loss: float
+    accuracy: float | None
+    samples: int
+
+
+class Training:
+    """A training run over a scenario's ``[training]`` iterations (or one iteration of a plain scenario).
+
+    Iterations are numbered from 1. Nothing is computed until asked: :meth:`advance` runs the next
+    iterations (in chunks, so a progress bar or a worker thread can follow), :meth:`iteration` records
+    any computed iteration's steps.
+    """
+
+    def __init__(self, scenario: Scenario, checkpoint_every: int | None = None,
+                 budget: int = CHECKPOINT_BUDGET) -> None:
+        self.scenario = scenario
+        config = scenario.training
+        self.iterations = config.iterations if config else 1
+        self.batch_size = config.batch_size if config else None
+        self.every = checkpoint_every or choose_interval(scenario, budget)
+        self.acts = [ACTIVATIONS[layer.activation] for layer in scenario.layers]
+        self.loss_fn = LOSSES[scenario.loss] if scenario.loss else None
+        self.lr = scenario.learning_rate
+        self.classifier = is_classifier(scenario)
+        #: Per iteration (index i − 1): the loss on its batch before its update, and the batch accuracy.
+        self.losses = np.full(self.iterations, np.nan)
+        self.accuracies = np.full(self.iterations, np.nan) if self.classifier else None
+        #: Iterations computed so far by the straight run.
+        self.computed = 0
+        self._indices = self._draw_indices()
+        first = (tuple(np.array(l.W) for l in scenario.layers), tuple(np.array(l.b) for l in scenario.layers))
+        #: Checkpoint c holds the parameters before iteration c·K + 1.
+        self._checkpoints: list[Params] = [first]
+        self._params = first
+        self._recent: OrderedDict[int, Params] = OrderedDict()
+        self._recorded: OrderedDict[int, Run] = OrderedDict()
+
+    # --- the batches ------------------------------------------------------------------------------------
+
+    def _draw_indices(self) -> np.ndarray | None:
+        """Which training samples each iteration takes, drawn once from the seed's sampling stream."""
+        sc, bs = self.scenario, self.batch_size
+        samples = 1 if sc.x.ndim == 1 else sc.x.shape[0]
+        if bs is None or sc.training is None or sc.x.ndim == 1:
+            return None  # the whole training set, every iteration
+        _, _, rng = random_streams(sc.training.seed)
+        if sc.training.sampling == "with_replacement":
+            return rng.integers(0, samples, size=(self.iterations, bs))
+        needed = self.iterations * bs
+        passes = [rng.permutation(samples) for _ in range(math.ceil(needed / samples))]
+        return np.concatenate(passes)[:needed].reshape(self.iterations, bs)
+
+    def batch(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Iteration i's (x, d): one sample as vectors for batches of 1 (as the course's online SGD)."""
+        sc = self.scenario
+        if self._indices is None:
+            return sc.x, sc.d
+        rows = self._indices[i - 1]
+        if self.batch_size == 1:
+            return sc.x[rows[0]], sc.d[rows[0]]
+        return sc.x[rows], sc.d[rows]
+
+    def sample_numbers(self, i: int) -> np.ndarray | None:
+        """The training samples iteration i takes (0-based rows of the training set); None for all of them."""
+        return None if self._indices is None else self._indices[i - 1]
+
+    # --- the straight run --------------------------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self.computed == self.iterations
+
+    def advance(self, n: int | None = None) -> int:
+        """Run up to ``n`` more iterations (all that are left by default); return how many ran."""
+        todo = self.iterations - self.computed if n is None else min(n, self.iterations - self.computed)
+        W, b = self._params
+        acts, fn, lr, every = self.acts, self.loss_fn, self.lr, self.every
+        losses, accuracies, loss = self.losses, self.accuracies, self.scenario.loss
+        with np.errstate(all="ignore"):
+            for i in range(self.computed + 1, self.computed + todo + 1):
+                x, d = self.batch(i)
+                p = compute_pass(W, b, acts, x, d, fn, lr)
+                losses[i - 1] = p.loss
+                if accuracies is not None:
+                    accuracies[i - 1] = np.mean(correct(p.zs[-1], d, loss))
+                W, b = p.new_W, p.new_b
+                if i % every == 0:
+                    self._checkpoints.append((tuple(W), tuple(b)))
+        self._params = (tuple(W), tuple(b))
+        self.computed += todo
+        return todo
+
+    def run_all(self, progress: Callable[[int, int], None] | None = None, chunk: int | None = None) -> None:
+        """Compute every iteration, calling ``progress(done, total)`` after each chunk."""
+        chunk = chunk or max(1, self.iterations // 200)
+        while not self.done:
+            self.advance(chunk)
+            if progress is not None:
+                progress(self.computed, self.iterations)
+
+    @property
+    def checkpoint_count(self) -> int:
+        return len(self._checkpoints)
+
+    # --- time travel --------------------------------------------------------------------------------------
+
+    def params_before(self, i: int) -> Params:
+        """The parameters iteration i starts from (i = iterations + 1: the final ones), recomputed from
+        the nearest checkpoint; the ones passed on the way are kept as the recent past."""
+        if not 1 <= i <= self.computed + 1:
+            raise IndexError(f"iteration {i} is not computed yet ({self.computed} of {self.iterations} are)")
+        if i == self.computed + 1:
+            return self._params
+        if i in self._recent:
+            self._recent.move_to_end(i)
+            return self._recent[i]
+        start = ((i - 1) // self.every) * self.every + 1
+        # Start from a kept parameter set if one is nearer than the checkpoint.
+        nearer = [j for j in self._recent if start < j < i]
+        if nearer:
+            start = max(nearer)
+            W, b = self._recent[start]
+        else:
+            W, b = self._checkpoints[(i - 1) // self.every]
+        with np.errstate(all="ignore"):
+            for j in range(start, i):
+                if j >= i - RECENT_PARAMETERS:
+                    self._remember(j, (W, b))
+                x, d = self.batch(j)
+                p = compute_pass(W, b, self.acts, x, d, self.loss_fn, self.lr)
+                W, b = tuple(p.new_W), tuple(p.new_b)
+        self._remember(i, (W, b))
+        return W, b
+
+    def _remember(self, i: int, params: Params) -> None:
+        self._recent[i] = params
+        self._recent.move_to_end(i)
+        while len(self._recent) > RECENT_PARAMETERS:
+            self._recent.popitem(last=False)
+
+    def iteration(self, i: int) -> Run:
+        """Iteration i as a run of its own: its scenario holds the parameters before it and its batch."""
+        if i in self._recorded:
+            self._recorded.move_to_end(i)
+            return self._recorded[i]
+        W, b = self.params_before(i)
+        x, d = self.batch(i)
+        sc = self.scenario
+        layers = tuple(Layer(W=w, b=bias, activation=layer.activation)
+                       for w, bias, layer in zip(W, b, sc.layers))
+        steps = iteration_steps(layers, x, d, sc.loss, sc.learning_rate, iteration=i)
+        result = Run(scenario=replace(sc, layers=layers, x=x, d=d), steps=tuple(steps))
+        self._recorded[i] = result
+        while len(self._recorded) > RECORDED_ITERATIONS:
+            self._recorded.popitem(last=False)
+        return result
+
+    def final_layers(self) -> tuple[Layer, ...]:
+        """The parameters after the last computed iteration."""
+        W, b = self._params
+        return tuple(Layer(W=w, b=bias, activation=layer.activation)
+                     for w, bias, layer in zip(W, b, self.scenario.layers))
+
+    # --- how good the parameters are ---------------------------------------------------------------------
+
+    def evaluate(self, x: np.ndarray, d: np.ndarray, i: int | None = None) -> Evaluation:
+        """Loss and accuracy of the parameters before iteration i (the final ones by default) on (x, d)."""
+        W, b = self._params if i is None else self.params_before(i)
+        with np.errstate(all="ignore"):
+            p = compute_pass(W, b, self.acts, x, None, None, None)
+            y, u = p.zs[-1], p.us[-1]
+            loss = float(self.loss_fn.value(u, y, d))
+            accuracy = float(np.mean(correct(y, d, self.scenario.loss))) if self.classifier else None
+        return Evaluation(loss, accuracy, 1 if x.ndim == 1 else x.shape[0])
+
+
+def train(scenario: Scenario) -> Training:
+    """A training run of ``scenario``, computed to the end."""
+    training = Training(scenario)
+    training.run_all()
+    return training
