@@ -389,6 +389,8 @@ class Run:
 
     scenario: Scenario
     steps: tuple[Step, ...]
+    #: For one iteration of a training run: what it starts from (its batch, whose parameters), in words.
+    note: str = ""
 
     def final_layers(self) -> tuple[Layer, ...]:
         """The parameters after the run's updates (the initial ones for a forward-only run)."""

@@ -83,13 +83,13 @@ class Training:
         #: Per iteration (index i − 1): the loss on its batch before its update, and the batch accuracy.
         self.losses = np.full(self.iterations, np.nan)
         self.accuracies = np.full(self.iterations, np.nan) if self.classifier else None
-        #: Iterations computed so far by the straight run.
-        self.computed = 0
         self._indices = self._draw_indices()
         first = (tuple(np.array(l.W) for l in scenario.layers), tuple(np.array(l.b) for l in scenario.layers))
         #: Checkpoint c holds the parameters before iteration c·K + 1.
         self._checkpoints: list[Params] = [first]
-        self._params = first
+        #: (iterations computed by the straight run, the parameters after them): one value, replaced
+        #: whole, so that a reader on another thread never sees a count and parameters that disagree.
+        self._head: tuple[int, Params] = (0, first)
         self._recent: OrderedDict[int, Params] = OrderedDict()
         self._recorded: OrderedDict[int, Run] = OrderedDict()
 
@@ -125,17 +125,24 @@ class Training:
     # --- the straight run --------------------------------------------------------------------------------
 
     @property
+    def computed(self) -> int:
+        """Iterations computed so far by the straight run."""
+        return self._head[0]
+
+    @property
     def done(self) -> bool:
         return self.computed == self.iterations
 
     def advance(self, n: int | None = None) -> int:
-        """Run up to ``n`` more iterations (all that are left by default); return how many ran."""
-        todo = self.iterations - self.computed if n is None else min(n, self.iterations - self.computed)
-        W, b = self._params
+        """Run up to ``n`` more iterations (all that are left by default); return how many ran.
+
+        One thread at a time may advance; others may read (``iteration``, ``losses``) meanwhile."""
+        computed, (W, b) = self._head
+        todo = self.iterations - computed if n is None else min(n, self.iterations - computed)
         acts, fn, lr, every = self.acts, self.loss_fn, self.lr, self.every
         losses, accuracies, loss = self.losses, self.accuracies, self.scenario.loss
         with np.errstate(all="ignore"):
-            for i in range(self.computed + 1, self.computed + todo + 1):
+            for i in range(computed + 1, computed + todo + 1):
                 x, d = self.batch(i)
                 p = compute_pass(W, b, acts, x, d, fn, lr)
                 losses[i - 1] = p.loss
@@ -144,8 +151,7 @@ class Training:
                 W, b = p.new_W, p.new_b
                 if i % every == 0:
                     self._checkpoints.append((tuple(W), tuple(b)))
-        self._params = (tuple(W), tuple(b))
-        self.computed += todo
+        self._head = (computed + todo, (tuple(W), tuple(b)))
         return todo
 
     def run_all(self, progress: Callable[[int, int], None] | None = None, chunk: int | None = None) -> None:
@@ -165,10 +171,11 @@ class Training:
     def params_before(self, i: int) -> Params:
         """The parameters iteration i starts from (i = iterations + 1: the final ones), recomputed from
         the nearest checkpoint; the ones passed on the way are kept as the recent past."""
-        if not 1 <= i <= self.computed + 1:
-            raise IndexError(f"iteration {i} is not computed yet ({self.computed} of {self.iterations} are)")
-        if i == self.computed + 1:
-            return self._params
+        computed, params = self._head
+        if not 1 <= i <= computed + 1:
+            raise IndexError(f"iteration {i} is not computed yet ({computed} of {self.iterations} are)")
+        if i == computed + 1:
+            return params
         if i in self._recent:
             self._recent.move_to_end(i)
             return self._recent[i]
@@ -207,15 +214,35 @@ class Training:
         layers = tuple(Layer(W=w, b=bias, activation=layer.activation)
                        for w, bias, layer in zip(W, b, sc.layers))
         steps = iteration_steps(layers, x, d, sc.loss, sc.learning_rate, iteration=i)
-        result = Run(scenario=replace(sc, layers=layers, x=x, d=d), steps=tuple(steps))
+        result = Run(scenario=replace(sc, layers=layers, x=x, d=d), steps=tuple(steps), note=self.start_note(i))
         self._recorded[i] = result
         while len(self._recorded) > RECORDED_ITERATIONS:
             self._recorded.popitem(last=False)
         return result
 
+    def start_note(self, i: int) -> str:
+        """What iteration i starts from, in words: its batch and whose parameters."""
+        sc, config = self.scenario, self.scenario.training
+        if config is None:
+            return ""
+        samples = 1 if sc.x.ndim == 1 else sc.x.shape[0]
+        rows = self.sample_numbers(i)
+        if rows is None:
+            batch = f"the whole training set ({samples} sample{'s' if samples != 1 else ''}), as every iteration"
+        elif len(rows) == 1:
+            batch = f"sample {rows[0] + 1} of the {samples} training samples"
+        else:
+            shown = ", ".join(str(r + 1) for r in rows[:5]) + (", …" if len(rows) > 5 else "")
+            batch = f"{len(rows)} of the {samples} training samples ({shown})"
+        how = {"with_replacement": "drawn at random, with replacement", "epoch": "walking a shuffled pass "
+               "over the data"}[config.sampling] if rows is not None else ""
+        after = "the initial parameters" if i == 1 else f"the parameters after iteration {i - 1}"
+        return (f"Iteration {i} of {config.iterations}, {config.method}: its batch is {batch}"
+                + (f", {how}" if how else "") + f". It starts from {after}.")
+
     def final_layers(self) -> tuple[Layer, ...]:
         """The parameters after the last computed iteration."""
-        W, b = self._params
+        W, b = self._head[1]
         return tuple(Layer(W=w, b=bias, activation=layer.activation)
                      for w, bias, layer in zip(W, b, self.scenario.layers))
 
@@ -223,7 +250,7 @@ class Training:
 
     def evaluate(self, x: np.ndarray, d: np.ndarray, i: int | None = None) -> Evaluation:
         """Loss and accuracy of the parameters before iteration i (the final ones by default) on (x, d)."""
-        W, b = self._params if i is None else self.params_before(i)
+        W, b = self._head[1] if i is None else self.params_before(i)
         with np.errstate(all="ignore"):
             p = compute_pass(W, b, self.acts, x, None, None, None)
             y, u = p.zs[-1], p.us[-1]
@@ -237,3 +264,12 @@ def train(scenario: Scenario) -> Training:
     training = Training(scenario)
     training.run_all()
     return training
+
+
+def session(scenario: Scenario) -> Run | Training:
+    """What the debugger steps through: a training run (computed as it goes), or the one iteration."""
+    if scenario.training is not None:
+        return Training(scenario)
+    from engine.steps import run
+
+    return run(scenario)

@@ -80,3 +80,36 @@ def phase_starts(run: Run) -> list[int]:
             starts.append(step.index)
             last = step.phase
     return starts
+
+
+def history_columns(values: np.ndarray, computed: int, columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """A per-iteration history (losses, accuracies) squeezed into ``columns`` columns for a plot: each
+    column's mean over its iterations (nan where none is computed yet), and each column's first
+    iteration (counted from 1)."""
+    total = len(values)
+    columns = max(1, min(columns, total))
+    edges = np.linspace(0, total, columns + 1).round().astype(int)
+    means = np.full(columns, np.nan)
+    for c in range(columns):
+        lo, hi = edges[c], min(edges[c + 1], computed)
+        if hi > lo:
+            chunk = values[lo:hi]
+            finite = chunk[np.isfinite(chunk)]
+            means[c] = finite.mean() if finite.size else np.inf
+    return means, edges[:-1] + 1
+
+
+def column_of(iteration: int, total: int, columns: int) -> int:
+    """The plot column that holds ``iteration`` (counted from 1)."""
+    columns = max(1, min(columns, total))
+    edges = np.linspace(0, total, columns + 1).round().astype(int)
+    return int(np.searchsorted(edges, iteration - 1, side="right") - 1)
+
+
+def classes(array: np.ndarray, loss: str | None) -> np.ndarray | None:
+    """The class each row of y (or d) stands for: argmax for softmax outputs, > 0.5 for one sigmoid unit."""
+    if loss == "cross_entropy":
+        return np.argmax(array, axis=-1)
+    if loss == "binary_cross_entropy" and np.shape(array)[-1] == 1:
+        return (np.asarray(array)[..., 0] > 0.5).astype(int)
+    return None

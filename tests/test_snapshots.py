@@ -54,3 +54,27 @@ def test_error_screen(snap_compare):
         await open_from_picker(pilot, "broken")
 
     assert snap_compare(make_app(None), run_before=open_broken, terminal_size=SIZE)
+
+
+async def _trained(pilot, keys=()):
+    """Wait for the straight run to finish (the plot then shows every iteration), then press ``keys``."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    assert pilot.app.screen.training.done
+    for key in keys:
+        await pilot.press(key)
+    await pilot.pause()
+
+
+def test_digits_training_run_with_heatmap(snap_compare):
+    async def run_before(pilot):
+        await _trained(pilot, ["full_stop"] * 3 + ["n"] * 4)
+
+    assert snap_compare(make_app("digits_minibatch"), run_before=run_before, terminal_size=SIZE)
+
+
+def test_sgd_iteration_537(snap_compare):
+    async def run_before(pilot):
+        await _trained(pilot, ["i", "5", "3", "7", "enter", "right_square_bracket", "right_square_bracket", "n"])
+
+    assert snap_compare(make_app("sgd_regression"), run_before=run_before, terminal_size=SIZE)

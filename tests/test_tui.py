@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tui_helpers import BUNDLED, SIZE, bundled_run, make_app, open_from_picker, screen, shown
+from tui_helpers import BUNDLED, ONE_ITERATION, SIZE, bundled_run, make_app, open_from_picker, screen, shown
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +34,7 @@ async def goto(pilot, name: str):
         await pilot.press("n")
 
 
-@pytest.mark.parametrize("name", BUNDLED)
+@pytest.mark.parametrize("name", ONE_ITERATION)
 async def test_walk_every_bundled_scenario_to_the_end_and_back(name):
     app = make_app(name)
     expected = bundled_run(name)

@@ -9,6 +9,9 @@ from engine.scenario import load_scenario
 from engine.steps import run
 
 BUNDLED = [p.stem for p in bundled_scenarios()]
+#: The bundled training runs (a [training] table) and the one-iteration scenarios.
+TRAINING = [name for name in BUNDLED if load_scenario(find_bundled(name)).training is not None]
+ONE_ITERATION = [name for name in BUNDLED if name not in TRAINING]
 PICKER_DIR = Path(__file__).resolve().parent / "data" / "picker"
 SIZE = (120, 36)
 
@@ -18,9 +21,11 @@ def bundled_run(name: str):
 
 
 def make_app(name: str | None = None, folder: Path = PICKER_DIR, keymap_file: Path | None = None):
+    """The app on a bundled scenario (a training run for those with [training]), or on the picker."""
+    from engine.training import session
     from tui.app import NNStepApp
 
-    return NNStepApp(run=bundled_run(name) if name else None, folder=folder,
+    return NNStepApp(run=session(load_scenario(find_bundled(name))) if name else None, folder=folder,
                      keymap_file=keymap_file or folder / "no-such-keymap.toml")
 
 

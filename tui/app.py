@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from engine.steps import Run
+from engine.training import Training, session
 from tui.debugger import DebuggerScreen
 from tui.keymap import keymap_path, read_keymap
 from tui.steps_pane import StepsPane
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 KEY_NAMES = {"right": "→", "left": "←", "right_square_bracket": "]", "left_square_bracket": "[", "home": "Home",
              "end": "End", "plus": "+", "equals_sign": "=", "minus": "-", "question_mark": "?", "f1": "F1",
              "escape": "Escape", "enter": "Enter", "space": "space", "up": "↑", "down": "↓",
-             "pagedown": "PgDn", "pageup": "PgUp"}
+             "pagedown": "PgDn", "pageup": "PgUp", "full_stop": ".", "comma": ","}
 
 
 class NNStepApp(App):
@@ -43,7 +44,7 @@ class NNStepApp(App):
         Binding("q", "quit", "Quit", tooltip="Quit nnstep", id="quit"),
     ]
 
-    def __init__(self, run: Run | None = None, folder: Path | None = None,
+    def __init__(self, run: Run | Training | None = None, folder: Path | None = None,
                  keymap_file: Path | None = None) -> None:
         super().__init__()
         self.first_run = run
@@ -79,11 +80,10 @@ class NNStepApp(App):
     def open_scenario(self, path: Path) -> None:
         """Load and run ``path``; on success show the debugger, else the engine's message."""
         from engine.scenario import ScenarioError, load_scenario
-        from engine.steps import run
         from tui.picker import PickerScreen
 
         try:
-            result = run(load_scenario(path))
+            result = session(load_scenario(path))
         except ScenarioError as exc:
             from tui.error_screen import ErrorScreen
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -17,10 +17,14 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header
+from textual.worker import get_current_worker
 
 from engine.bundled import bundled_dir
 from engine.steps import Run
+from engine.training import Training
 from engine.views import START, phase_starts
+from tui.image_pane import ImagePane
+from tui.loss_pane import LossPane
 from tui.network_pane import NetworkPane
 from tui.operation_pane import OperationPane
 from tui.params_pane import ParamsPane
@@ -45,7 +49,7 @@ NARROW_WIDTH, SLIM_WIDTH, SHORT_HEIGHT, LOW_HEIGHT, TINY_WIDTH, TINY_HEIGHT = 11
 
 
 class DebuggerScreen(Screen):
-    """Step through one run."""
+    """Step through one run, or through any iteration of a training run."""
 
     BINDINGS = [
         # Help first, so that the Footer shows it even when a narrow terminal cuts the rest short.
@@ -74,6 +78,12 @@ class DebuggerScreen(Screen):
                 id="faster"),
         Binding("minus", "slower", "Slower", key_display="-", show=False, tooltip="Replay slower", id="slower"),
         Binding("f", "toggle_digits", "Digits", show=False, tooltip="Show 4 or 8 decimals", id="toggle_digits"),
+        # Training runs only (hidden otherwise): the same step of the next or previous iteration, or any.
+        Binding("full_stop", "next_iteration", "Next iter", key_display=".",
+                tooltip="Training: the same step of the next iteration", id="next_iteration"),
+        Binding("comma", "previous_iteration", "Prev iter", key_display=",", show=False,
+                tooltip="Training: the same step of the previous iteration", id="previous_iteration"),
+        Binding("i", "goto_iteration", "Iteration…", tooltip="Training: go to iteration N", id="goto_iteration"),
     ]
 
     # repaint=False: the panes repaint themselves; repainting the whole screen on every step costs more.
@@ -82,9 +92,22 @@ class DebuggerScreen(Screen):
     speed: reactive[int] = reactive(DEFAULT_SPEED, init=False, repaint=False)
     digits: reactive[int] = reactive(4, init=False, repaint=False)
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, source: Run | Training) -> None:
         super().__init__()
+        if isinstance(source, Training):
+            #: The training run whose iterations this screen shows (None for a one-iteration scenario).
+            self.training: Training | None = source
+            run = source.iteration(1)
+        else:
+            self.training, run = None, source
         self.run = run
+        #: The iteration shown (counted from 1) and how many there are.
+        self.iteration = 1
+        self.total = self.training.iterations if self.training else 1
+        #: An iteration asked for before the straight run reached it: (iteration, position).
+        self._pending: tuple[int, int] | None = None
+        self._progress_timer: Timer | None = None
+        #: Breakpoints are steps of an iteration (indices); in a training run they hold in every iteration.
         self.breakpoints: frozenset[int] = frozenset()
         self.last = len(run.steps) - 1
         #: Why the replay last stopped ("at the breakpoint on step 9"), shown until the cursor moves.
@@ -99,8 +122,12 @@ class DebuggerScreen(Screen):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield NetworkPane(self.run, id="network")
+                if self.training is not None and self.run.scenario.image is not None:
+                    yield ImagePane(self.run, id="image")
                 yield StepsPane(self.run, id="steps")
             with Vertical(id="right"):
+                if self.training is not None:
+                    yield LossPane(self.training.classifier, id="loss")
                 yield OperationPane(self.run, self.app.key_names(), id="operation")
                 yield ValuesPane(self.run, id="values")
                 yield ParamsPane(self.run, id="params")
@@ -114,9 +141,43 @@ class DebuggerScreen(Screen):
         self.query_one(StepsPane).border_title = "Steps"
         self.query_one(ValuesPane).border_title = "Values"
         self.query_one(ParamsPane).border_title = "Parameters and loss"
+        self.set_class(self.training is not None, "-training")
         self._apply_size(self.app.size.width, self.app.size.height)
         self._show()
         self.query_one(StepsPane).focus()
+        if self.training is not None:
+            self.call_after_refresh(self._plot)
+            if not self.training.done:
+                self._progress_timer = self.set_interval(0.25, self._on_progress)
+                self._compute()
+
+    # --- the training run's straight run, on a worker thread ----------------------------------------------
+
+    @work(thread=True, exclusive=True, group="training")
+    def _compute(self) -> None:
+        """Run the iterations not yet computed, in chunks, while the screen stays responsive."""
+        worker, training = get_current_worker(), self.training
+        chunk = max(1, min(50, training.iterations // 400))
+        while not training.done and not worker.is_cancelled:
+            training.advance(chunk)
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._on_progress)
+
+    def _on_progress(self) -> None:
+        """While the run is computed: redraw the plot and its progress; go to an iteration asked for."""
+        self._plot()
+        if self._pending is not None and self._reachable(self._pending[0]):
+            iteration, position = self._pending
+            self._pending = None
+            self.go(position, iteration)
+        if self.training.done and self._progress_timer is not None:
+            self._progress_timer.stop()
+            self._progress_timer = None
+
+    def _plot(self) -> None:
+        t = self.training
+        if t is not None:
+            self.query_one(LossPane).plot(t.losses, t.accuracies, t.computed, self.iteration)
 
     def on_resize(self, event) -> None:
         self._apply_size(event.size.width, event.size.height)
@@ -167,6 +228,8 @@ class DebuggerScreen(Screen):
 
     def _show(self) -> None:
         pos = self.position
+        if self.training is not None and self.run.scenario.image is not None:
+            self.query_one(ImagePane).show_batch(self.run, pos)
         self.query_one(NetworkPane).position = pos
         self.query_one(StepsPane).show(pos, self.breakpoints)
         operation = self.query_one(OperationPane)
@@ -206,16 +269,49 @@ class DebuggerScreen(Screen):
 
     # --- moving the cursor ----------------------------------------------------------------------------
 
-    def go(self, position: int) -> None:
-        """Move to ``position`` (clamped to the run), pausing a replay: the user has taken over."""
+    def _reachable(self, iteration: int) -> bool:
+        return self.training is None or iteration <= self.training.computed + 1
+
+    def _switch(self, iteration: int, position: int) -> None:
+        """Show ``iteration`` at ``position``: every pane gets that iteration's run and redraws once."""
+        run = self.training.iteration(iteration)
+        self.run, self.iteration = run, iteration
+        self.set_reactive(DebuggerScreen.position, position)
+        for pane in (NetworkPane, OperationPane, ValuesPane, ParamsPane):
+            widget = self.query_one(pane)
+            widget.run = run
+            widget.set_reactive(type(widget).position, position)
+        self.query_one(StepsPane).set_run(run)
+        self._show()
+        self.query_one(NetworkPane).refresh_network()
+        self.query_one(OperationPane).watch_position()
+        self.query_one(ValuesPane).redraw()
+        self.query_one(ParamsPane).redraw()
+        self._plot()
+
+    def go(self, position: int, iteration: int | None = None) -> None:
+        """Move to ``position`` (clamped to the run) of ``iteration`` (this one by default), pausing a
+        replay: the user has taken over."""
         self._pause()
         self.replay_note = ""
         target = max(START, min(self.last, position))
+        if iteration is not None and iteration != self.iteration:
+            iteration = max(1, min(self.total, iteration))
+            if not self._reachable(iteration):
+                self._pending = (iteration, target)
+                self.say(f"Iteration {iteration} is still being computed ({self.training.computed} of "
+                         f"{self.total} done): going there when it is ready.")
+                return
+            self._switch(iteration, target)
+            return
         if target == self.position:
             self._show_status()  # no step to show, but the replay's note has gone
         self.position = target  # showing the step shows the status too
 
     def action_next_step(self) -> None:
+        if self.position == self.last and self.iteration < self.total:
+            self.go(START, self.iteration + 1)
+            return
         if self.position == self.last:
             keys = self.app.key_names()
             self.say(f"This is the last step. {keys['previous_step'].split(' / ')[0]} steps back, "
@@ -223,15 +319,45 @@ class DebuggerScreen(Screen):
         self.go(self.position + 1)
 
     def action_previous_step(self) -> None:
+        if self.position == START and self.iteration > 1:
+            self.go(self.last, self.iteration - 1)
+            return
         self.go(self.position - 1)
 
     def action_next_phase(self) -> None:
         ahead = [i for i in phase_starts(self.run) if i > self.position]
+        if not ahead and self.iteration < self.total:
+            self.go(START, self.iteration + 1)
+            return
         self.go(ahead[0] if ahead else self.last)
 
     def action_previous_phase(self) -> None:
         behind = [i for i in phase_starts(self.run) if i < self.position]
+        if not behind and self.iteration > 1:
+            self.go(phase_starts(self.run)[-1], self.iteration - 1)
+            return
         self.go(behind[-1] if behind else START)
+
+    def action_next_iteration(self) -> None:
+        if self.iteration == self.total:
+            self.say(f"This is the last iteration ({self.total}).")
+            return
+        self.go(self.position, self.iteration + 1)
+
+    def action_previous_iteration(self) -> None:
+        if self.iteration == 1:
+            self.say("This is the first iteration.")
+            return
+        self.go(self.position, self.iteration - 1)
+
+    def action_goto_iteration(self) -> None:
+        from tui.iteration_dialog import IterationDialog
+
+        def chosen(iteration: int | None) -> None:
+            if iteration is not None:
+                self.go(self.position, iteration)
+
+        self.app.push_screen(IterationDialog(self.iteration, self.total, self.training.computed), chosen)
 
     def action_first_step(self) -> None:
         self.go(START)
@@ -258,7 +384,12 @@ class DebuggerScreen(Screen):
 
     def action_continue_run(self) -> None:
         ahead = sorted(b for b in self.breakpoints if b > self.position)
-        if ahead:
+        if not ahead and self.breakpoints and self.iteration < self.total:
+            first = min(self.breakpoints)
+            self.go(first, self.iteration + 1)
+            self.say(f"Stopped at the breakpoint on step {first + 1} of iteration {self.iteration}: "
+                     f"{self.run.steps[first].formula}")
+        elif ahead:
             self.go(ahead[0])
             self.say(f"Stopped at the breakpoint on step {ahead[0] + 1}: {self.run.steps[ahead[0]].formula}")
         else:
@@ -275,6 +406,8 @@ class DebuggerScreen(Screen):
             return not self.playing
         if action == "pause":
             return self.playing
+        if action in ("next_iteration", "previous_iteration", "goto_iteration"):
+            return self.training is not None
         return True
 
     def action_pause(self) -> None:
@@ -285,8 +418,11 @@ class DebuggerScreen(Screen):
             return
         self.app.clear_notifications()  # an old "paused at the breakpoint" would read as news
         self.replay_note = ""
-        if self.position == self.last:
-            self.position = START
+        if self.position == self.last and self.iteration == self.total:
+            if self.training is not None:
+                self.go(START, 1)
+            else:
+                self.position = START
         self.playing = True
         self._start_timer()
 
@@ -312,6 +448,9 @@ class DebuggerScreen(Screen):
 
     def _replay_tick(self) -> None:
         if self.position >= self.last:
+            if self.iteration < self.total and self._reachable(self.iteration + 1):
+                self._switch(self.iteration + 1, START)  # the replay goes on into the next iteration
+                return
             self._pause()
             return
         self.position += 1
@@ -319,7 +458,7 @@ class DebuggerScreen(Screen):
             self.replay_note = f"■ stopped at breakpoint {self.position + 1}"
             self._pause()
             self.say(f"Replay paused at the breakpoint on step {self.position + 1}.")
-        elif self.position == self.last:
+        elif self.position == self.last and self.iteration == self.total:
             self.replay_note = "■ finished"
             self._pause()
             self.say("Replay finished: this is the last step.")

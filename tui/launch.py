@@ -24,12 +24,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     result = None
     if argv:
-        from engine.steps import run
+        from engine.training import session
 
         scenario = load_or_report(argv[0], None)
         if scenario is None:
             return EXIT_BAD_INPUT
-        result = run(scenario)
+        result = session(scenario)
     from tui.app import NNStepApp
 
     app = NNStepApp(run=result)

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 
 from engine.steps import Run
-from tui.text_view import TextView
+from tui.text_view import TextView, iteration_of
 
 NODE, EDGE_FORWARD, EDGE_BACKWARD = "●", "──▶", "◀──"
 LIT = "bold #ffd75f"
@@ -35,6 +35,8 @@ class NetworkPane(TextView):
         self.columns = ["x"] + [("y" if l == len(sc.layers) else f"z{l}") for l in range(1, len(sc.layers) + 1)]
         self.units = [sc.x.shape[-1]] + [layer.W.shape[1] for layer in sc.layers]
         self.acts = [""] + [layer.activation for layer in sc.layers]
+        if sc.training is not None:
+            self.MAX_NODES = 5  # a training run's loss plot and inputs need the rows
 
     def on_mount(self) -> None:
         # A fixed height (names, activations, nodes, a blank, loss, caption), so a step redraws without layout.
@@ -45,14 +47,14 @@ class NetworkPane(TextView):
 
     def prepare_position(self, position: int) -> None:
         """Render ``position`` ahead of time, so that stepping there only repaints."""
-        self.prepare((position,), lambda width: self.render_network(width, self.MAX_NODES, position))
+        self.prepare((iteration_of(self.run), position), lambda width: self.render_network(width, self.MAX_NODES, position))
 
     def watch_position(self) -> None:
         self.refresh_network()
 
     def refresh_network(self) -> None:
         if self.is_mounted:
-            self.show_cached((self.position,), lambda width: self.render_network(width, self.MAX_NODES))
+            self.show_cached((iteration_of(self.run), self.position), lambda width: self.render_network(width, self.MAX_NODES))
 
     def render_network(self, width: int, max_nodes: int, position: int | None = None) -> Text:
         run = self.run

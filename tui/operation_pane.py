@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 
 from engine.steps import Run
-from tui.text_view import ScrollingTextView
+from tui.text_view import ScrollingTextView, iteration_of
 
 FORMULA = "bold #ffd75f"
 CODE = "#87d787"
@@ -28,15 +28,25 @@ class OperationPane(ScrollingTextView):
 
     def prepare_position(self, position: int) -> None:
         """Render ``position`` ahead of time, so that stepping there only repaints."""
-        self.prepare((position,), lambda width: self.describe(position))
+        self.prepare((iteration_of(self.run), position), lambda width: self.describe(position))
 
     def watch_position(self) -> None:
         if self.is_mounted:
-            self.show_cached((self.position,), lambda width: self.describe(self.position))
+            self.show_cached((iteration_of(self.run), self.position), lambda width: self.describe(self.position))
 
     def describe(self, position: int) -> Text:
         run = self.run
         text = Text()
+        if position < 0 and run.note:
+            text.append(f"Start of iteration {iteration_of(run)}.", style=FORMULA)
+            text.append(" " + run.note + " Press ")
+            text.append(self.keys.get("next_step", "n / →").replace(" / ", " or "), style="bold")
+            text.append(" to run its first operation, ")
+            text.append(run.steps[0].formula, style=FORMULA)
+            text.append(".")
+            if iteration_of(run) == 1 and run.scenario.description:
+                text.append("\n\n" + run.scenario.description, style="#c0c0c0")
+            return text
         if position < 0:
             sc = run.scenario
             text.append("Start: nothing computed yet.", style=FORMULA)
@@ -59,7 +69,14 @@ class OperationPane(ScrollingTextView):
         text.append(step.code, style=CODE)
         if step.note:
             text.append("\n" + step.note)
-        if position == len(run.steps) - 1:
+        training = run.scenario.training
+        if position == len(run.steps) - 1 and training is not None and iteration_of(run) < training.iterations:
+            text.append(f"\nThe last step of iteration {iteration_of(run)}. ", style="italic")
+            text.append(self.keys.get("next_step", "n / →").split(" / ")[0], style="bold")
+            text.append(" starts the next one; ", style="italic")
+            text.append(self.keys.get("next_iteration", "."), style="bold")
+            text.append(" goes to this step of the next.", style="italic")
+        elif position == len(run.steps) - 1:
             text.append("\nThis is the last step: the run is complete. ", style="italic")
             text.append(self.keys.get("previous_step", "p / ←").split(" / ")[0], style="bold")
             text.append(" steps back, ")
@@ -68,8 +85,11 @@ class OperationPane(ScrollingTextView):
         return text
 
     def title(self, position: int) -> str:
+        training = self.run.scenario.training
+        head = "Operation" if training is None else \
+            f"Operation · iteration {iteration_of(self.run)}/{training.iterations}"
         if position < 0:
-            return f"Operation · start · {len(self.run.steps)} steps ahead"
+            return f"{head} · start · {len(self.run.steps)} steps ahead"
         step = self.run.steps[position]
         where = f"layer {step.layer}" if step.layer is not None else "output"
-        return f"Operation · step {position + 1}/{len(self.run.steps)} · {step.phase} · {where}"
+        return f"{head} · step {position + 1}/{len(self.run.steps)} · {step.phase} · {where}"

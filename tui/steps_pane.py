@@ -72,6 +72,12 @@ class StepsPane(ScrollView, can_focus=True):
     def on_mount(self) -> None:
         self.virtual_size = Size(0, len(self.rows))
 
+    def set_run(self, run: Run) -> None:
+        """Another iteration of the same training run: the same steps, so the same rows."""
+        self.run = run
+        self._cache.clear()
+        self.refresh()
+
     # --- what the list says ---------------------------------------------------------------------------
 
     def row_of(self, position: int) -> int:

@@ -122,6 +122,11 @@ class TextView(ScrollView, can_focus=False):
         return Strip(self._lines[index]).crop_extend(scroll_x, scroll_x + width, base).apply_style(base)
 
 
+def iteration_of(run) -> int:
+    """Which iteration a run is (1 for a one-iteration scenario): part of every rendering's cache key."""
+    return run.steps[0].iteration if run.steps else 1
+
+
 def more_lines(hidden: int) -> str:
     """``↓ 3 more lines: Tab, j/k``, or nothing when everything is in view."""
     return f"↓ {hidden} more line{'s' if hidden > 1 else ''}: Tab, j/k" if hidden > 0 else ""
@@ -182,7 +187,7 @@ class StepView(ScrollingTextView):
     def prepare_position(self, position: int) -> None:
         """Render ``position`` ahead of time, so that stepping there only repaints."""
         digits = self.digits
-        self.prepare((position, digits), lambda width: self.render_at(position, digits, width))
+        self.prepare((iteration_of(self.run), position, digits), lambda width: self.render_at(position, digits, width))
 
     def watch_position(self) -> None:
         self.redraw()
@@ -195,4 +200,4 @@ class StepView(ScrollingTextView):
             return
         self._drawn_width = self.scrollable_content_region.width
         position, digits = self.position, self.digits
-        self.show_cached((position, digits), lambda width: self.render_at(position, digits, width))
+        self.show_cached((iteration_of(self.run), position, digits), lambda width: self.render_at(position, digits, width))

@@ -1,0 +1,75 @@
+"""The current batch's inputs drawn as small grey-scale heatmaps (for image data: ``[data] image``), each
+with its label and, once the forward pass has produced y, the network's guess."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.text import Text
+
+from engine.steps import Run
+from engine.views import classes
+from tui.text_view import TextView
+
+RIGHT, WRONG = "#87d787", "#ff5f5f"
+
+
+def _grey(v: float) -> str:
+    level = int(round(max(0.0, min(1.0, v)) * 255))
+    return f"#{level:02x}{level:02x}{level:02x}"
+
+
+class ImagePane(TextView):
+    """As many of the batch's images as fit, two pixel rows per line (▀ with a top and bottom colour)."""
+
+    def __init__(self, run: Run, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.run = run
+        self.image = run.scenario.image
+        data = run.scenario.x
+        #: Grey levels span the whole training set's range, so that images compare across batches.
+        self.low, self.high = float(np.min(data)), float(np.max(data))
+
+    def on_mount(self) -> None:
+        height, _ = self.image
+        self.styles.height = (height + 1) // 2 + 1 + 2  # pixel rows, the labels, the border
+
+    def show_batch(self, run: Run, position: int) -> None:
+        """Show ``run``'s batch; its guesses once the step at ``position`` has computed y."""
+        if not self.is_mounted:
+            return
+        self.run = run
+        y_step = next(s.index for s in run.steps if s.name == "y")
+        knows_y = position >= y_step
+        key = (run.steps[0].iteration, knows_y)
+        self.show_cached(key, lambda width: self.render_batch(width, run.steps[y_step].value if knows_y else None))
+
+    def render_batch(self, width: int, y: np.ndarray | None) -> Text:
+        sc = self.run.scenario
+        height, img_width = self.image
+        x = np.atleast_2d(sc.x)
+        labels = classes(np.atleast_2d(sc.d), sc.loss) if sc.d is not None else None
+        guesses = classes(np.atleast_2d(y), sc.loss) if y is not None else None
+        cell = max(img_width, 7) + 1
+        count = max(1, min(len(x), width // cell))
+        self.border_title = f"Input x · {'image' if len(x) == 1 else f'first {count} of {len(x)} images'}"
+        span = (self.high - self.low) or 1.0
+        pictures = [(x[k].reshape(height, img_width) - self.low) / span for k in range(count)]
+        text = Text()
+        for r in range(0, height, 2):
+            for pic in pictures:
+                for c in range(img_width):
+                    top = pic[r, c]
+                    bottom = pic[r + 1, c] if r + 1 < height else 0.0
+                    text.append("▀", style=f"{_grey(top)} on {_grey(bottom)}")
+                text.append(" " * (cell - img_width))
+            text.append("\n")
+        for k in range(count):
+            label = "" if labels is None else f"d={labels[k]}"
+            if guesses is not None and labels is not None:
+                mark = f" y={guesses[k]}"
+                text.append(label, style="#c0c0c0")
+                text.append(mark, style=RIGHT if guesses[k] == labels[k] else WRONG)
+                text.append(" " * max(1, cell - len(label) - len(mark)))
+            else:
+                text.append(f"{label:<{cell}}", style="#c0c0c0")
+        return text

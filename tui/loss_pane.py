@@ -1,0 +1,109 @@
+"""A training run's loss history as a bar plot, every iteration, the current one marked; a classifier's
+batch accuracy below it; the straight run's progress while it is still being computed."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.text import Text
+
+from engine.views import column_of, history_columns
+from tui.text_view import TextView
+
+BARS = " ▁▂▃▄▅▆▇█"
+LOSS, ACCURACY, CURRENT, PENDING = "#5fafd7", "#87d787", "bold #ffd75f", "#3a3a3a"
+LOSS_ROWS, ACCURACY_ROWS = 5, 2
+
+
+class LossPane(TextView):
+    """Per-batch loss over the iterations (log scale when it spans decades), and accuracy for classifiers."""
+
+    def __init__(self, classifier: bool, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.classifier = classifier
+
+    def on_mount(self) -> None:
+        # Fixed: the plot rows, the accuracy rows, a caption, the border.
+        self.styles.height = LOSS_ROWS + (ACCURACY_ROWS if self.classifier else 0) + 1 + 2
+
+    def plot(self, losses: np.ndarray, accuracies: np.ndarray | None, computed: int, iteration: int) -> None:
+        """Draw the history with ``iteration`` (counted from 1) marked."""
+        if not self.is_mounted:
+            return
+        width = max(1, self.scrollable_content_region.width)
+        total = len(losses)
+        self.border_title = self._title(losses, accuracies, computed, iteration)
+        text = Text()
+        loss_cols, _ = history_columns(losses, computed, width)
+        current = column_of(iteration, total, width) if iteration <= computed else -1
+        scale, self.border_subtitle = _scale(loss_cols)
+        self._bars(text, [scale(v) for v in loss_cols], LOSS_ROWS, current, LOSS)
+        if self.classifier and accuracies is not None:
+            acc_cols, _ = history_columns(accuracies, computed, width)
+            self._bars(text, [v if math.isfinite(v) else None for v in acc_cols], ACCURACY_ROWS, current, ACCURACY)
+        text.append_text(self._caption(width, total, computed))
+        self.show(text)
+
+    @staticmethod
+    def _title(losses, accuracies, computed: int, iteration: int) -> str:
+        total = len(losses)
+        title = f"Loss · iteration {iteration}/{total}"
+        if iteration <= computed:
+            title += f" · batch loss {losses[iteration - 1]:.4g}"
+            if accuracies is not None:
+                title += f" · accuracy {accuracies[iteration - 1]:.0%}"
+        return title
+
+    @staticmethod
+    def _bars(text: Text, heights: list[float | None], rows: int, current: int, colour: str) -> None:
+        levels = rows * 8
+        for r in range(rows):
+            floor = (rows - 1 - r) * 8
+            for c, h in enumerate(heights):
+                marked = c == current
+                if h is None:
+                    text.append(" ", style=f"on {PENDING}" if marked else "")
+                    continue
+                fill = min(8, max(0, max(1, round(h * levels)) - floor))
+                text.append(BARS[fill], style=(CURRENT if marked else colour) + (f" on {PENDING}" if marked else ""))
+            text.append("\n")
+
+    def _caption(self, width: int, total: int, computed: int) -> Text:
+        if computed < total:
+            label = f" computing {computed}/{total} iterations {computed / total:.0%}"
+            bar = max(4, width - len(label) - 1)
+            filled = round(bar * computed / total)
+            return Text.assemble(("█" * filled, ACCURACY), ("·" * (bar - filled), "#6c6c6c"), (label, "#c0c0c0"))
+        left, right = "1", str(total)
+        middle = "▲ batch loss · ▼ batch accuracy 0–100% · iterations ▸" if self.classifier else "batch loss · iterations ▸"
+        if len(middle) + len(left) + len(right) + 2 > width:
+            middle = "iterations ▸"
+        gap = max(1, width - len(left) - len(right) - len(middle))
+        return Text(left + " " * (gap // 2) + middle + " " * (gap - gap // 2) + right, style="#9a9a9a")
+
+
+def _scale(values: np.ndarray):
+    """A function from a value to a bar height in [0, 1] (None for nothing to draw), and its legend."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return (lambda v: None), ""
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo > 0 and hi / lo > 50:
+        a, b = math.log10(lo), math.log10(hi)
+
+        def log_height(v: float):
+            if math.isnan(v):
+                return None
+            return 1.0 if not math.isfinite(v) else (math.log10(v) - a) / (b - a)
+
+        return log_height, f"log scale · {lo:.2g} … {hi:.3g}"
+    span = hi - min(lo, 0.0) or 1.0
+    base = min(lo, 0.0)
+
+    def linear_height(v: float):
+        if math.isnan(v):
+            return None
+        return 1.0 if not math.isfinite(v) else (v - base) / span
+
+    return linear_height, f"{base:.2g} … {hi:.3g}"
