@@ -182,6 +182,7 @@ class DebuggerScreen(Screen):
     def on_resize(self, event) -> None:
         self._apply_size(event.size.width, event.size.height)
         self.call_after_refresh(self._show_status)
+        self.call_after_refresh(self._plot)
 
     def _apply_size(self, width: int, height: int) -> None:
         tiny = width < TINY_WIDTH or height < TINY_HEIGHT

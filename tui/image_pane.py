@@ -33,15 +33,31 @@ class ImagePane(TextView):
         height, _ = self.image
         self.styles.height = (height + 1) // 2 + 1 + 2  # pixel rows, the labels, the border
 
+    def on_resize(self) -> None:
+        if hasattr(self, "_position"):
+            self.show_batch(self.run, self._position)
+
     def show_batch(self, run: Run, position: int) -> None:
         """Show ``run``'s batch; its guesses once the step at ``position`` has computed y."""
         if not self.is_mounted:
             return
-        self.run = run
+        self.run, self._position = run, position
         y_step = next(s.index for s in run.steps if s.name == "y")
         knows_y = position >= y_step
         key = (run.steps[0].iteration, knows_y)
         self.show_cached(key, lambda width: self.render_batch(width, run.steps[y_step].value if knows_y else None))
+        batch = len(np.atleast_2d(run.scenario.x))
+        count = self.fits(self.scrollable_content_region.width, batch)
+        self.border_title = f"Input x · {'image' if batch == 1 else f'first {count} of {batch} images'}"
+
+    def fits(self, width: int, batch: int) -> int:
+        """How many images fit in ``width`` columns."""
+        return max(1, min(batch, width // self.cell))
+
+    @property
+    def cell(self) -> int:
+        """Columns per image: its width, or room for its labels, and a gap."""
+        return max(self.image[1], 7) + 1
 
     def render_batch(self, width: int, y: np.ndarray | None) -> Text:
         sc = self.run.scenario
@@ -49,9 +65,8 @@ class ImagePane(TextView):
         x = np.atleast_2d(sc.x)
         labels = classes(np.atleast_2d(sc.d), sc.loss) if sc.d is not None else None
         guesses = classes(np.atleast_2d(y), sc.loss) if y is not None else None
-        cell = max(img_width, 7) + 1
-        count = max(1, min(len(x), width // cell))
-        self.border_title = f"Input x · {'image' if len(x) == 1 else f'first {count} of {len(x)} images'}"
+        cell = self.cell
+        count = self.fits(width, len(x))
         span = (self.high - self.low) or 1.0
         pictures = [(x[k].reshape(height, img_width) - self.low) / span for k in range(count)]
         text = Text()

@@ -1,0 +1,205 @@
+"""The debugger on training runs: iterations, time travel across their boundaries, the plot, the heatmap,
+and the straight run computed on a worker while the screen answers keys."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.bundled import find_bundled
+from engine.scenario import load_scenario, parse_scenario
+from engine.training import Training
+from tui.image_pane import ImagePane
+from tui.loss_pane import LossPane
+from tui.operation_pane import OperationPane
+from tui.values_pane import ValuesPane
+from tui_helpers import SIZE, make_app, screen, shown
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+def reference(name: str) -> Training:
+    training = Training(load_scenario(find_bundled(name)), checkpoint_every=10**9)  # one checkpoint: all recomputed
+    training.run_all()
+    return training
+
+
+async def trained(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    assert pilot.app.screen.training.done
+
+
+def at(app):
+    s = app.screen
+    return s.iteration, s.position
+
+
+async def test_stepping_crosses_iteration_boundaries_both_ways():
+    app = make_app("sgd_regression")
+    ref = reference("sgd_regression")
+    async with app.run_test(size=SIZE) as pilot:
+        await trained(pilot)
+        last = app.screen.last
+        for _ in range(last + 1):
+            await pilot.press("n")
+        assert at(app) == (1, last)
+        await pilot.press("n")
+        assert at(app) == (2, -1)
+        assert shown(app.screen.query_one(OperationPane)).startswith("Start of iteration 2.")
+        await pilot.press("n")
+        step = app.screen.run.steps[0]
+        assert step.iteration == 2 and step.value.tobytes() == ref.iteration(2).steps[0].value.tobytes()
+        await pilot.press("p", "p")
+        assert at(app) == (1, last)
+        assert app.screen.run.steps[last].value.tobytes() == ref.iteration(1).steps[last].value.tobytes()
+        assert "→ b2 after" in shown(app.screen.query_one(ValuesPane))
+
+
+async def test_next_and_previous_iteration_keep_the_step():
+    app = make_app("digits_minibatch")
+    ref = reference("digits_minibatch")
+    async with app.run_test(size=SIZE) as pilot:
+        await trained(pilot)
+        await pilot.press(*["n"] * 9)
+        assert at(app) == (1, 8)
+        await pilot.press("full_stop", "full_stop", "full_stop")
+        assert at(app) == (4, 8)
+        assert app.screen.query_one(OperationPane).border_title.startswith("Operation · iteration 4/600 · step 9/15")
+        assert app.screen.run.steps[8].value.tobytes() == ref.iteration(4).steps[8].value.tobytes()
+        await pilot.press("comma")
+        assert at(app) == (3, 8)
+        assert app.screen.query_one(LossPane).border_title.startswith("Loss · iteration 3/600 · batch loss")
+        for _ in range(3):
+            await pilot.press("comma")
+        assert at(app) == (1, 8)  # no iteration 0: it stays, and says so
+
+
+async def test_go_to_iteration_dialog():
+    app = make_app("sgd_regression")
+    ref = reference("sgd_regression")
+    async with app.run_test(size=SIZE) as pilot:
+        await trained(pilot)
+        await pilot.press("i", "0", "enter")
+        assert "not one of them" in str(app.screen.query_one("#iteration-error").render())
+        await pilot.press("escape")
+        assert at(app) == (1, -1)
+        await pilot.press("i", "5", "3", "7", "enter")
+        assert at(app) == (537, -1)
+        await pilot.press("n")
+        assert app.screen.run.steps[0].value.tobytes() == ref.iteration(537).steps[0].value.tobytes()
+        loss = app.screen.query_one(LossPane)
+        assert loss.border_title == f"Loss · iteration 537/1000 · batch loss {ref.losses[536]:.4g}"
+
+
+async def test_stepping_back_across_iterations_restores_every_screen():
+    app = make_app("digits_minibatch")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await trained(pilot)
+        await pilot.press(*["n"] * 12)
+        seen = {}
+        for _ in range(12):
+            await pilot.press("n")
+            await pilot.pause()
+            seen[at(app)] = screen(app)
+        assert app.screen.iteration == 2
+        keys = list(seen)
+        for where in reversed(keys[:-1]):
+            await pilot.press("p")
+            await pilot.pause()
+            assert at(app) == where
+            assert screen(app) == seen[where], f"{where} looks different on the way back"
+
+
+async def test_phase_keys_and_continue_cross_into_the_next_iteration():
+    app = make_app("batch_regression")
+    async with app.run_test(size=SIZE) as pilot:
+        await trained(pilot)
+        for _ in range(4):
+            await pilot.press("right_square_bracket")
+        assert at(app) == (1, 11)  # the update phase
+        await pilot.press("right_square_bracket")
+        assert at(app) == (2, -1)
+        await pilot.press("left_square_bracket")
+        assert at(app) == (1, 11)
+        await pilot.press("g", *["n"] * 6, "b")  # a breakpoint on step 6 (delta2), in every iteration
+        await pilot.press("c")
+        assert at(app) == (2, 5)
+        await pilot.press("c")
+        assert at(app) == (3, 5)
+
+
+async def test_replay_runs_on_into_the_next_iteration():
+    app = make_app("sgd_regression")
+    async with app.run_test(size=SIZE) as pilot:
+        await trained(pilot)
+        await pilot.press("G")
+        screen_ = app.screen
+        screen_.action_play()
+        screen_._replay_tick()
+        assert at(app) == (2, -1) and screen_.playing
+        screen_._replay_tick()
+        assert at(app) == (2, 0)
+        await pilot.press("space")
+        assert not screen_.playing
+
+
+async def test_heatmap_shows_the_batch_with_labels_then_guesses():
+    app = make_app("digits_minibatch")
+    async with app.run_test(size=SIZE) as pilot:
+        await trained(pilot)
+        pane = app.screen.query_one(ImagePane)
+        d = app.screen.run.scenario.d
+        labels = [f"d={k}" for k in np.argmax(d, axis=1)[:4]]
+        assert pane.border_title == "Input x · first 4 of 100 images"
+        assert shown(pane).split("\n")[-1].split() == labels
+        await pilot.press(*["n"] * 4)  # y = softmax(u2)
+        guesses = np.argmax(app.screen.run.steps[3].value, axis=1)[:4]
+        assert shown(pane).split("\n")[-1].split() == [w for pair in zip(labels, (f"y={g}" for g in guesses))
+                                                       for w in pair]
+        assert shown(pane).count("▀") == 4 * 8 * 4
+
+
+LONG = """
+loss = "mse"
+learning_rate = 0.01
+[training]
+iterations = 60000
+batch_size = 16
+[data]
+samples = 2000
+inputs = { distribution = "uniform", features = 30 }
+target = { linear = [%s], bias = 1.0 }
+[[layers]]
+units = 64
+init = "he"
+activation = "tanh"
+[[layers]]
+units = 1
+init = "xavier"
+activation = "identity"
+""" % ", ".join(["0.1"] * 30)
+
+
+async def test_a_long_first_run_shows_progress_and_answers_keys_meanwhile():
+    from tui.app import NNStepApp
+
+    training = Training(parse_scenario(LONG, "long.toml"))
+    app = NNStepApp(run=training)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert not training.done  # still computing on the worker thread
+        await pilot.press("n", "n")
+        assert at(app) == (1, 1)  # the keys were answered meanwhile
+        await pilot.press("i", *"59999", "enter")
+        loss = app.screen.query_one(LossPane)
+        if not training.done:
+            assert "computing" in shown(loss)
+            assert app.screen._pending == (59999, 1)
+        await trained(pilot)
+        await pilot.pause()
+        assert at(app) == (59999, 1)  # it went there once the run got there
+        assert "computing" not in shown(loss)
