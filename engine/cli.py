@@ -144,7 +144,8 @@ def _iterations(scenario, wanted: tuple[int | None, int | None] | None) -> list[
     if wanted is None:
         return [1]
     a, b = wanted[0] or 1, wanted[1] or total
-    if b > total:
+    if b > total or a > total:
+        b = max(a, b)
         what = f"has {total} iteration{'s' if total != 1 else ''}" if scenario.training else \
             "has one iteration (no [training] table)"
         return f"{scenario.path}: --iterations {a}:{b}: the run {what}"

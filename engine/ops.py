@@ -54,11 +54,12 @@ class Identity(Activation):
     code = "{z} = {u}"
     backward_code = "{g}"
 
+    # No copies: nothing ever writes into u or a gradient (the recorded steps keep copies of their own).
     def forward(self, u):
-        return u.copy()
+        return u
 
     def backward(self, u, z, grad_z):
-        return grad_z.copy()
+        return grad_z
 
 
 class ReLU(Activation):

@@ -455,6 +455,17 @@ def _read_data_file(reader: _Reader, file: str):
         raise reader.fail("data.file", f"no such file: {where}" + (" (relative to the scenario file's folder)"
                                                                      if not Path(file).is_absolute() else ""))
     try:
+        with open(where, "rb") as f:
+            magic = f.read(6)
+    except OSError as exc:
+        raise reader.fail("data.file", f"{file} cannot be read: {exc.strerror or exc}") from None
+    if magic == b"\x93NUMPY":
+        raise reader.fail("data.file", f"{file} is a single array (.npy); expected an .npz with arrays x and d "
+                          "(numpy.savez(path, x=x, d=d))")
+    if not magic.startswith(b"PK"):
+        raise reader.fail("data.file", f"{file} is not a numpy .npz file (an .npz is a zip archive of arrays; "
+                          "numpy.savez(path, x=x, d=d) writes one)")
+    try:
         with np.load(where, allow_pickle=False) as archive:
             names = list(archive.files)
             for key in ("x", "d"):
@@ -471,8 +482,6 @@ def _read_data_file(reader: _Reader, file: str):
         raise reader.fail("data.file", f"{file} is not a numpy .npz file ({exc})") from None
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise reader.fail("data.file", f"{file} is not a numpy .npz file ({exc})") from None
-    if not hasattr(arrays["x"], "dtype"):
-        raise reader.fail("data.file", f"{file} is a single array (.npy); expected an .npz with arrays x and d")
     out = []
     for key in ("x", "d"):
         a = arrays[key]

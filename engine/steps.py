@@ -169,9 +169,11 @@ class Pass:
 
 
 def compute_pass(W: Sequence[np.ndarray], b: Sequence[np.ndarray], acts: Sequence, x: np.ndarray,
-                 d: np.ndarray | None, loss_fn, learning_rate: float | None) -> Pass:
+                 d: np.ndarray | None, loss_fn, learning_rate: float | None, in_place: bool = False) -> Pass:
     """Forward, loss, backward and update for one batch; forward only when ``loss_fn`` is None.
 
+    With ``in_place`` the update writes into W and b (``W -= lr·grad``: the same numbers as
+    ``W − lr·grad``, without allocating new parameters every iteration) and returns them as new_W, new_b.
     Call it under ``np.errstate(all="ignore")``: a diverging run carries inf or nan, not warnings.
     """
     last = len(W)
@@ -197,6 +199,11 @@ def compute_pass(W: Sequence[np.ndarray], b: Sequence[np.ndarray], acts: Sequenc
             delta = acts[l - 2].backward(us[l - 2], zs[l - 1], np.dot(delta, W[l - 1].T))
             deltas.append((l - 1, delta))
     lr = float(learning_rate)
+    if in_place:
+        for l in range(last):
+            W[l] -= lr * grads_W[l]
+            b[l] -= lr * grads_b[l]
+        return Pass(us, zs, loss, deltas, grads_W, grads_b, list(W), list(b))
     new_W = [W[l] - lr * grads_W[l] for l in range(last)]
     new_b = [b[l] - lr * grads_b[l] for l in range(last)]
     return Pass(us, zs, loss, deltas, grads_W, grads_b, new_W, new_b)

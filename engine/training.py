@@ -32,6 +32,12 @@ RECORDED_ITERATIONS = 4
 Params = tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]
 
 
+def _copy(params) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Working copies of a parameter set, to be updated in place."""
+    W, b = params
+    return [w.copy() for w in W], [v.copy() for v in b]
+
+
 def is_classifier(scenario: Scenario) -> bool:
     """A softmax/cross-entropy or sigmoid/binary cross-entropy network: one with an accuracy."""
     return scenario.loss in ("cross_entropy", "binary_cross_entropy")
@@ -137,26 +143,27 @@ class Training:
         """Run up to ``n`` more iterations (all that are left by default); return how many ran.
 
         One thread at a time may advance; others may read (``iteration``, ``losses``) meanwhile."""
-        computed, (W, b) = self._head
+        computed, params = self._head
         todo = self.iterations - computed if n is None else min(n, self.iterations - computed)
+        W, b = _copy(params)  # updated in place below; what was handed out stays as it was
         acts, fn, lr, every = self.acts, self.loss_fn, self.lr, self.every
         losses, accuracies, loss = self.losses, self.accuracies, self.scenario.loss
+        batch = self.batch
         with np.errstate(all="ignore"):
             for i in range(computed + 1, computed + todo + 1):
-                x, d = self.batch(i)
-                p = compute_pass(W, b, acts, x, d, fn, lr)
+                x, d = batch(i)
+                p = compute_pass(W, b, acts, x, d, fn, lr, in_place=True)
                 losses[i - 1] = p.loss
                 if accuracies is not None:
                     accuracies[i - 1] = np.mean(correct(p.zs[-1], d, loss))
-                W, b = p.new_W, p.new_b
                 if i % every == 0:
-                    self._checkpoints.append((tuple(W), tuple(b)))
+                    self._checkpoints.append(_copy((W, b)))
         self._head = (computed + todo, (tuple(W), tuple(b)))
         return todo
 
     def run_all(self, progress: Callable[[int, int], None] | None = None, chunk: int | None = None) -> None:
         """Compute every iteration, calling ``progress(done, total)`` after each chunk."""
-        chunk = chunk or max(1, self.iterations // 200)
+        chunk = chunk or (max(1, self.iterations // 200) if progress is not None else self.iterations)
         while not self.done:
             self.advance(chunk)
             if progress is not None:
@@ -184,18 +191,18 @@ class Training:
         nearer = [j for j in self._recent if start < j < i]
         if nearer:
             start = max(nearer)
-            W, b = self._recent[start]
+            W, b = _copy(self._recent[start])
         else:
-            W, b = self._checkpoints[(i - 1) // self.every]
+            W, b = _copy(self._checkpoints[(i - 1) // self.every])
         with np.errstate(all="ignore"):
             for j in range(start, i):
-                if j >= i - RECENT_PARAMETERS:
-                    self._remember(j, (W, b))
+                if j >= i - RECENT_PARAMETERS and j not in self._recent:
+                    self._remember(j, _copy((W, b)))
                 x, d = self.batch(j)
-                p = compute_pass(W, b, self.acts, x, d, self.loss_fn, self.lr)
-                W, b = tuple(p.new_W), tuple(p.new_b)
-        self._remember(i, (W, b))
-        return W, b
+                compute_pass(W, b, self.acts, x, d, self.loss_fn, self.lr, in_place=True)
+        params = (tuple(W), tuple(b))
+        self._remember(i, params)
+        return params
 
     def _remember(self, i: int, params: Params) -> None:
         self._recent[i] = params
@@ -205,6 +212,8 @@ class Training:
 
     def iteration(self, i: int) -> Run:
         """Iteration i as a run of its own: its scenario holds the parameters before it and its batch."""
+        if not 1 <= i <= self.iterations:
+            raise IndexError(f"no iteration {i}: the run has iterations 1 to {self.iterations}")
         if i in self._recorded:
             self._recorded.move_to_end(i)
             return self._recorded[i]

@@ -19,6 +19,7 @@ The machines are shared; ratios taken side by side mean more than absolute times
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
 import statistics
@@ -64,7 +65,30 @@ activation = "softmax"
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    """getrusage's ru_maxrss, in MB (it is in kB on Linux). A process started by another keeps the
+    starter's peak at the moment it started (Linux carries it across fork and exec), so part 3 is
+    started while this process is still small, and VmHWM (this process's own peak) is shown beside it."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def vm_hwm_mb() -> float | None:
+    """The peak RSS of this process's own address space (VmHWM in /proc/self/status), in MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def rss_text() -> str:
+    hwm = vm_hwm_mb()
+    return f"{peak_rss_mb():.0f} MB" + ("" if hwm is None else f" (VmHWM {hwm:.0f} MB)")
+
+
+def load_text() -> str:
+    return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg()) + f" on {os.cpu_count()} cores"
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -169,7 +193,8 @@ def compare(title: str, scenario: Scenario, plain, repeats: int) -> dict:
         t = times[name]
         print(f"  {label:<34} {statistics.median(t) * 1e3:>8.1f}ms {min(t) * 1e3:>8.1f}ms "
               f"{max(t) * 1e3:>8.1f}ms {statistics.median(t) / iterations * 1e6:>12.1f}µs")
-    print(f"  ratio engine / plain (medians): {engine_med / plain_med:.2f}")
+    print(f"  ratio engine / plain: {engine_med / plain_med:.2f} (medians), "
+          f"{min(times['engine']) / min(times['plain']):.2f} (fastest of each)")
     print(f"  final parameters, max |engine − plain|: {diff:.3g}"
           f"{' (bit-identical)' if identical else ''}")
     print()
@@ -195,21 +220,21 @@ def big_scenario(folder: Path, iterations: int) -> Scenario:
 
 def memory_and_jumps(folder: Path, iterations: int = 10_000, jumps: int = 40, back_steps: int = 200) -> None:
     """Run in a fresh process: prints its figures, then one line ``RESULT {json}`` for the parent."""
-    rss_start = peak_rss_mb()
+    rss_start = rss_text()
     scenario = big_scenario(folder, iterations)
-    rss_loaded = peak_rss_mb()
+    rss_loaded = rss_text()
     training = Training(scenario)
     start = time.perf_counter()
     training.run_all()
     run_time = time.perf_counter() - start
-    rss_run = peak_rss_mb()
+    rss_run = rss_text()
     params_mb = sum(l.W.nbytes + l.b.nbytes for l in scenario.layers) / 2**20
     print(f"  {scenario.shape}, {iterations} iterations, batch 64: straight run {run_time:.1f} s "
           f"({run_time / iterations * 1e3:.2f} ms per iteration)")
     print(f"  checkpoint interval chosen: {training.every}; checkpoints kept: {training.checkpoint_count} "
           f"(× {params_mb:.2f} MB of parameters = {training.checkpoint_count * params_mb:.0f} MB)")
-    print(f"  peak RSS: {rss_start:.0f} MB at start (numpy imported), {rss_loaded:.0f} MB with the data loaded, "
-          f"{rss_run:.0f} MB after the run")
+    print(f"  peak RSS (ru_maxrss): {rss_start} at start (numpy imported), {rss_loaded} with the data loaded, "
+          f"{rss_run} after the run")
 
     rng = random.Random(7)
     jump_times = []
@@ -249,9 +274,10 @@ def memory_and_jumps(folder: Path, iterations: int = 10_000, jumps: int = 40, ba
           f"boundary steps alone: median {statistics.median(crossing_times) * 1e3:.1f} ms, "
           f"max {max(crossing_times) * 1e3:.1f} ms")
     rss_end = peak_rss_mb()
-    print(f"  peak RSS after the jumps and steps: {rss_end:.0f} MB")
+    print(f"  peak RSS (ru_maxrss) after the jumps and steps: {rss_text()}")
     print("RESULT " + json.dumps({
-        "every": training.every, "checkpoints": training.checkpoint_count, "rss_run": rss_run, "rss_end": rss_end,
+        "every": training.every, "checkpoints": training.checkpoint_count, "rss_end": rss_end,
+        "hwm_end": vm_hwm_mb(),
         "jump_median": statistics.median(jump_times), "jump_p95": percentile(jump_times, 0.95),
         "jump_max": max(jump_times), "back_median": statistics.median(back_times),
         "back_p95": percentile(back_times, 0.95), "back_max": max(back_times),
@@ -263,21 +289,23 @@ def memory_and_jumps(folder: Path, iterations: int = 10_000, jumps: int = 40, ba
 
 def main(repeats: int = 7) -> None:
     begin = time.perf_counter()
-    print(f"numpy {np.__version__}, python {sys.version.split()[0]}")
+    print(f"numpy {np.__version__}, python {sys.version.split()[0]}; at start: {load_text()}")
     print()
-    sgd = compare("1. sgd_regression: online SGD", load_scenario(find_bundled("sgd_regression")),
-                  plain_online_regression, repeats)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        write_big_data(folder)
-        big = compare("2. 784-256-10, softmax + cross entropy, mini-batches of 64",
-                      big_scenario(folder, 1000), plain_minibatch_softmax, max(3, repeats // 2))
-        print("3. memory and jumps: 10,000 iterations of part 2's run, in a fresh process")
+        # The data is written, and part 3 run, by processes of their own before this one grows, so
+        # that part 3's ru_maxrss is its own (see peak_rss_mb).
+        subprocess.run([sys.executable, __file__, "--write-data", str(folder)], check=True)
         child = subprocess.run([sys.executable, __file__, "--memory-and-jumps", str(folder)],
                                capture_output=True, text=True, encoding="utf-8")
-    if child.returncode != 0:
-        print(child.stdout + child.stderr)
-        raise SystemExit("part 3 failed")
+        if child.returncode != 0:
+            print(child.stdout + child.stderr)
+            raise SystemExit("part 3 failed")
+        sgd = compare("1. sgd_regression: online SGD", load_scenario(find_bundled("sgd_regression")),
+                      plain_online_regression, repeats)
+        big = compare("2. 784-256-10, softmax + cross entropy, mini-batches of 64",
+                      big_scenario(folder, 1000), plain_minibatch_softmax, max(3, repeats - 2))
+    print("3. memory and jumps: 10,000 iterations of part 2's run, in a fresh process (run before parts 1 and 2)")
     result = None
     for line in child.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -303,13 +331,17 @@ def main(repeats: int = 7) -> None:
     print(f"  {'figure':<44} {'goal':>10} {'measured':>10}  result")
     for name, goal, measured, met in rows:
         print(f"  {name:<44} {goal:>10} {measured:>10}  {'met' if met else 'not met'}")
+    if result.get("hwm_end") is not None:
+        print(f"  (part 3's own peak by VmHWM: {result['hwm_end']:.0f} MB)")
     print(f"  (final parameters, engine vs plain: max abs difference {sgd['diff']:.3g} for sgd_regression, "
           f"{big['diff']:.3g} for 784-256-10)")
-    print(f"\ntotal benchmark time {time.perf_counter() - begin:.0f} s")
+    print(f"\ntotal benchmark time {time.perf_counter() - begin:.0f} s; at the end: {load_text()}")
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--memory-and-jumps":
         memory_and_jumps(Path(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--write-data":
+        write_big_data(Path(sys.argv[2]))
     else:
         main(int(sys.argv[1]) if len(sys.argv) > 1 else 7)

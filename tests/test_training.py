@@ -346,6 +346,44 @@ def test_time_travel_while_the_run_is_partway_leaves_the_run_alone():
         assert same_bits(got.W, layer.W) and same_bits(got.b, layer.b)
 
 
+def test_jumps_while_another_thread_advances_the_run():
+    """The app advances on a worker thread while the user jumps about: every jump still shows the
+    straight recording, and the run ends where the straight recording ends."""
+    import threading
+
+    iterations = 300
+    scenario = mode_scenario("regression", "5", "epoch", iterations=iterations)
+    reference, final = straight_recording(scenario, batches_of(scenario))
+    training = Training(scenario, checkpoint_every=EVERY)
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            while not training.done:
+                training.advance(3)
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    thread = threading.Thread(target=worker)
+    rng = random.Random(5)
+    checked = 0
+    thread.start()
+    try:
+        while thread.is_alive() or checked < 20:
+            computed = training.computed
+            i = rng.randint(1, computed + 1) if computed < iterations else rng.randint(1, iterations)
+            assert_same_steps(training.iteration(i).steps, reference[i - 1], f"iteration {i} (computed {computed})")
+            checked += 1
+    finally:
+        thread.join()
+    assert not failures, failures
+    assert training.done and checked >= 20
+    for got, layer in zip(training.final_layers(), final, strict=True):
+        assert same_bits(got.W, layer.W) and same_bits(got.b, layer.b)
+    losses = np.array([next(s.value for s in steps if s.name == "loss") for steps in reference])
+    assert losses.tobytes() == training.losses.tobytes()
+
+
 def test_a_small_budget_chooses_a_longer_interval_with_the_same_results():
     scenario = mode_scenario("regression", "5", "epoch")
     reference, _ = straight_recording(scenario, batches_of(scenario))
@@ -674,13 +712,9 @@ BAD = [
     Bad("data_file_is_a_zip_of_text", FILE, (), "data.file", ("no array 'x'",),
         data=zip_of_text),
     # A text file is no pickle: the message should say it is not an .npz, not that it holds objects.
-    Bad("data_file_is_text", FILE, (), "data.file", ("not a numpy .npz",), data=raw(b"x,d\n1,2\n"),
-        marks=(pytest.mark.xfail(strict=True, reason="engine bug: a non-npz text file is reported as a "
-                                 "pickle ('holds Python objects'), see _read_data_file"),)),
-    # An .npy (one array) under the data.file name: np.load returns an ndarray, which `with` rejects.
-    Bad("data_file_is_npy", FILE, (), "data.file", ("single array",),
-        data=npy, marks=(pytest.mark.xfail(strict=True, reason="engine bug: an .npy file crashes "
-                                 "_read_data_file with TypeError (np.load returns an ndarray, used in `with`)"),)),
+    Bad("data_file_is_text", FILE, (), "data.file", ("not a numpy .npz",), data=raw(b"x,d\n1,2\n")),
+    # An .npy (one array) under the data.file name.
+    Bad("data_file_is_npy", FILE, (), "data.file", ("single array",), data=npy),
     Bad("npz_without_x", FILE, (), "data.file", ("no array 'x'", "d"), data=npz(d=good_arrays()["d"])),
     Bad("npz_without_d", FILE, (), "data.file", ("no array 'd'",), data=npz(x=good_arrays()["x"])),
     Bad("npz_with_object_arrays", FILE, (), "data.file", ("pickle",),
@@ -820,10 +854,7 @@ def test_trace_json_shows_the_iterations_asked_for():
             assert same_bits(np.asarray(got["inputs"][key], dtype=np.float64), value), (step.name, key)
 
 
-@pytest.mark.parametrize("arg", ["0:2", "5:3", "x", "1001", "999:1001", "1000:1001",
-                                 pytest.param("1001:", marks=pytest.mark.xfail(
-                                     strict=True, reason="engine bug: `--iterations A:` with A past the "
-                                     "last iteration crashes _trace with IndexError (empty range)"))])
+@pytest.mark.parametrize("arg", ["0:2", "5:3", "x", "1001", "999:1001", "1000:1001", "1001:"])
 def test_trace_refuses_iterations_outside_the_run(arg):
     result = cli_run("trace", "sgd_regression", "--iterations", arg, "--format", "json")
     assert "Traceback" not in result.stderr, result.stderr
@@ -850,3 +881,12 @@ def test_check_refuses_an_iteration_past_the_end():
     result = cli_run("check", "sgd_regression", "--iteration", "1001")
     assert result.returncode == 2
     assert result.stderr.startswith("nnstep:") and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["sgd_regression", "batch_regression", "digits_minibatch"])
+def test_there_is_no_iteration_beyond_the_run(name):
+    training = Training(load_scenario(find_bundled(name)))
+    training.run_all()
+    for i in (0, training.iterations + 1):
+        with pytest.raises(IndexError, match=f"iterations 1 to {training.iterations}"):
+            training.iteration(i)
