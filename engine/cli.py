@@ -70,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--reports", metavar="N", type=_positive, default=10,
                        help="how many times to print the loss during the run (default 10)")
 
-    verbs.add_parser("list", prog="nnstep list", help="list the bundled scenarios", description="List the bundled scenarios.")
+    verbs.add_parser("list", prog="nnstep list", help="list the bundled scenarios",
+                     description="List the bundled scenarios: name, shape, loss, iterations, title.")
     return parser
 
 
@@ -326,7 +327,8 @@ def _list(args) -> int:
     width = max(len(s.path.stem) for s in scenarios)
     for s in scenarios:
         loss = s.loss or "forward only"
-        print(f"{s.path.stem:<{width}}  {s.shape:<8}  {loss:<20}  {s.name}")
+        runs = f"{s.training.iterations} iterations" if s.training else "1 iteration"
+        print(f"{s.path.stem:<{width}}  {s.shape:<8}  {loss:<20}  {runs:<15}  {s.name}")
     return EXIT_OK
 
 

@@ -63,8 +63,8 @@ class DebuggerScreen(Screen):
                 tooltip="Jump to the start of this phase, or the one before", id="previous_phase"),
         # Priority: the focused steps list would otherwise take Home and End for itself.
         Binding("g,home", "first_step", "Start", show=False, priority=True,
-                tooltip="Go to the start, before the first operation", id="first_step"),
-        Binding("G,end", "last_step", "End", show=False, priority=True, tooltip="Go to the last step",
+                tooltip="Go to the start, before the first operation (of this iteration)", id="first_step"),
+        Binding("G,end", "last_step", "End", show=False, priority=True, tooltip="Go to the last step (of this iteration)",
                 id="last_step"),
         Binding("b", "toggle_breakpoint", "Breakpoint", tooltip="Set or clear a breakpoint on the current step",
                 id="toggle_breakpoint"),

@@ -20,6 +20,11 @@ PANES = [
                "read. Blue is positive, orange negative, grey zero."),
     ("Parameters and loss", "the loss once computed, and every W and b as they stand now. At an update "
                             "step: the parameter before, its gradient, after, and the change."),
+    ("Loss (training runs)", "every iteration's batch loss, the current iteration in yellow (log scale when "
+                             "the losses span decades); a classifier's batch accuracy below, in green. "
+                             "While the run is still being computed it shows the progress."),
+    ("Input x (image data)", "the batch's first images as heatmaps, with each label d= and, once y is "
+                             "computed, the network's guess y= (green right, red wrong)."),
 ]
 
 REMAP = ("Keys can be remapped: put a [keys] table in ~/.config/nnstep/keys.toml (or "
