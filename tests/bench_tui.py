@@ -4,7 +4,8 @@ Run it with ``python tests/bench_tui.py``. For every bundled scenario it walks t
 (`n` and `p`, at 120×36, headless) and times each key from the moment it is sent to the moment the
 app has written the updated screen (the last ``App._display`` of the update). The same is done, in
 the same process, for a minimal Textual app that redraws one Static on a key: the ratio of the two
-medians is the figure to watch (goal ≤ 1.5). Then it times start-up to first paint, in fresh processes,
+medians is the figure to watch (goal ≤ 1.5). On the bundled training runs it times steps inside an
+iteration and across iteration boundaries, the iteration keys and jumps. Then it times start-up to first paint, in fresh processes,
 for ``nnstep FILE``, for the minimal app (goal ≤ 1.3×), and for the minimal app importing numpy
 (which nnstep cannot paint a number without). Figures vary with the machine; the ratios
 are what to compare between runs.
@@ -75,12 +76,12 @@ def summary(values: list[float]) -> tuple[float, float]:
 
 
 def step_benchmark() -> None:
-    from tui_helpers import BUNDLED, make_app
+    from tui_helpers import ONE_ITERATION, make_app
 
     print("step latency: key sent → screen written, 120×36, headless (ms)")
     print(f"{'app':<22} {'keys':>5} {'median':>8} {'p95':>8} {'ratio':>7}")
     rows = []
-    for name in BUNDLED:
+    for name in ONE_ITERATION:
         app = make_app(name, keymap_file=Path("/nonexistent"))
         n = len(app.first_run.steps)
         keys = (["n"] * n + ["p"] * n) * 2
@@ -91,6 +92,70 @@ def step_benchmark() -> None:
         print(f"{'minimal Textual app':<22} {len(keys):>5} {bm:>8.2f} {bp:>8.2f}")
         print(f"{name:<22} {len(keys):>5} {om:>8.2f} {op:>8.2f} {om / bm:>6.2f}×")
     print(f"median ratio over scenarios: {statistics.median(rows):.2f}× (goal ≤ 1.5×)")
+
+
+async def training_latencies(app, size=(120, 36)) -> dict[str, list[float]]:
+    """Key latencies on a training run once it is computed: steps inside an iteration, steps across an
+    iteration boundary (n on the last step, p at the start), the same step of the next and previous
+    iteration (. and ,), and a jump to a far iteration through the dialog (Enter to screen)."""
+    stamps: list[float] = []
+    display = app._display
+
+    def spy(screen, renderable):
+        display(screen, renderable)
+        stamps.append(time.perf_counter())
+
+    app._display = spy  # type: ignore[method-assign]
+    out: dict[str, list[float]] = {"inside": [], "boundary": [], "iteration": [], "jump": []}
+
+    async with app.run_test(size=size) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        total, last = screen.total, screen.last
+
+        async def timed(kind: str, key: str) -> None:
+            before = len(stamps)
+            t0 = time.perf_counter()
+            await pilot.press(key)
+            await pilot.pause()
+            while len(stamps) == before:
+                await asyncio.sleep(0)
+            out[kind].append(stamps[-1] - t0)
+
+        for _ in range(3):  # forward through three iterations, then back through them
+            for _ in range(last + 1):
+                await timed("inside", "n")
+            await timed("boundary", "n")
+        for _ in range(3):
+            for _ in range(last + 1):
+                await timed("inside", "p")
+            await timed("boundary", "p")
+        for key in ["full_stop"] * 10 + ["comma"] * 10:
+            await timed("iteration", key)
+        import random
+
+        rng = random.Random(0)
+        for _ in range(10):
+            await pilot.press("i", *str(rng.randint(1, total)))
+            await timed("jump", "enter")
+    return out
+
+
+def training_benchmark() -> None:
+    from tui_helpers import TRAINING, make_app
+
+    print()
+    print("training runs, once computed: key sent → screen written, 120×36, headless (ms)")
+    print(f"{'run':<18} {'keys':<34} {'count':>5} {'median':>8} {'p95':>8} {'max':>8}")
+    labels = {"inside": "n / p inside an iteration", "boundary": "n / p across an iteration boundary",
+              "iteration": ". / , (same step, next/prev iter)", "jump": "i N Enter (jump to iteration N)"}
+    for name in TRAINING:
+        times = asyncio.run(training_latencies(make_app(name, keymap_file=Path("/nonexistent"))))
+        for kind, values in times.items():
+            median, p95 = summary(values)
+            print(f"{name:<18} {labels[kind]:<34} {len(values):>5} {median:>8.2f} {p95:>8.2f} "
+                  f"{max(values) * 1000:>8.2f}")
 
 
 CHILD = """
@@ -105,9 +170,9 @@ if which.startswith("minimal"):
     app = MinimalApp()
 else:
     from engine.cli import load_or_report
-    from engine.steps import run
+    from engine.training import session
     from tui.app import NNStepApp
-    app = NNStepApp(run=run(load_or_report("classify_2_3_4", None)))
+    app = NNStepApp(run=session(load_or_report("classify_2_3_4", None)))
 display = app._display
 def spy(screen, renderable):
     display(screen, renderable)
@@ -142,4 +207,5 @@ def startup_benchmark(repeats: int = 15) -> None:
 
 if __name__ == "__main__":
     step_benchmark()
+    training_benchmark()
     startup_benchmark()

@@ -33,17 +33,26 @@ class LossPane(TextView):
             return
         width = max(1, self.scrollable_content_region.width)
         total = len(losses)
-        self.border_title = self._title(losses, accuracies, computed, iteration)
+        title = self._title(losses, accuracies, computed, iteration)
+        if title != self.border_title:
+            self.border_title = title
+        current = column_of(iteration, total, width) if iteration <= computed else -1
+        # The picture changes when the run gets further or the marked column moves, not with every iteration.
+        self.show_cached((computed, current), lambda width: self._picture(losses, accuracies, computed, current,
+                                                                          width))
+
+    def _picture(self, losses, accuracies, computed: int, current: int, width: int) -> Text:
         text = Text()
         loss_cols, _ = history_columns(losses, computed, width)
-        current = column_of(iteration, total, width) if iteration <= computed else -1
-        scale, self.border_subtitle = _scale(loss_cols)
+        scale, legend = _scale(loss_cols)
+        if legend != self.border_subtitle:
+            self.border_subtitle = legend
         self._bars(text, [scale(v) for v in loss_cols], LOSS_ROWS, current, LOSS)
         if self.classifier and accuracies is not None:
             acc_cols, _ = history_columns(accuracies, computed, width)
             self._bars(text, [v if math.isfinite(v) else None for v in acc_cols], ACCURACY_ROWS, current, ACCURACY)
-        text.append_text(self._caption(width, total, computed))
-        self.show(text)
+        text.append_text(self._caption(width, len(losses), computed))
+        return text
 
     @staticmethod
     def _title(losses, accuracies, computed: int, iteration: int) -> str:
@@ -57,16 +66,19 @@ class LossPane(TextView):
 
     @staticmethod
     def _bars(text: Text, heights: list[float | None], rows: int, current: int, colour: str) -> None:
+        """Rows of bar characters; each row is three runs (before the marked column, it, after), so that
+        drawing the plot costs a few segments per row, not one per cell."""
         levels = rows * 8
+        tops = [None if h is None else max(1, round(h * levels)) for h in heights]
         for r in range(rows):
             floor = (rows - 1 - r) * 8
-            for c, h in enumerate(heights):
-                marked = c == current
-                if h is None:
-                    text.append(" ", style=f"on {PENDING}" if marked else "")
-                    continue
-                fill = min(8, max(0, max(1, round(h * levels)) - floor))
-                text.append(BARS[fill], style=(CURRENT if marked else colour) + (f" on {PENDING}" if marked else ""))
+            cells = "".join(" " if t is None else BARS[min(8, max(0, t - floor))] for t in tops)
+            if 0 <= current < len(cells):
+                text.append(cells[:current], style=colour)
+                text.append(cells[current], style=f"{CURRENT} on {PENDING}")
+                text.append(cells[current + 1:], style=colour)
+            else:
+                text.append(cells, style=colour)
             text.append("\n")
 
     def _caption(self, width: int, total: int, computed: int) -> Text:

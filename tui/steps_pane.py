@@ -73,10 +73,9 @@ class StepsPane(ScrollView, can_focus=True):
         self.virtual_size = Size(0, len(self.rows))
 
     def set_run(self, run: Run) -> None:
-        """Another iteration of the same training run: the same steps, so the same rows."""
+        """Another iteration of the same training run: the same operations, so the same rows (nothing
+        to repaint but the marks, which :meth:`show` moves)."""
         self.run = run
-        self._cache.clear()
-        self.refresh()
 
     # --- what the list says ---------------------------------------------------------------------------
 
