@@ -190,6 +190,8 @@ class DebuggerScreen(Screen):
         self.set_class(width < SLIM_WIDTH, "-slim")
         self.set_class(height < LOW_HEIGHT, "-low")
         self.set_class(tiny, "-tiny")
+        if self.training is not None:
+            self.query_one(LossPane).set_compact(height < SHORT_HEIGHT)
         footer = self.query_one(Footer)
         footer.compact = width < NARROW_WIDTH
         if footer.show_command_palette != (width >= NARROW_WIDTH):

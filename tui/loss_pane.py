@@ -22,13 +22,33 @@ class LossPane(TextView):
     def __init__(self, classifier: bool, **kwargs) -> None:
         super().__init__(**kwargs)
         self.classifier = classifier
+        #: Fewer rows and no caption, for terminals under 30 rows (set by the screen).
+        self.compact = False
+        self._args: tuple | None = None
 
     def on_mount(self) -> None:
+        self._fit()
+
+    def set_compact(self, compact: bool) -> None:
+        if compact != self.compact:
+            self.compact = compact
+            self._fit()
+            if self._args is not None:
+                self.plot(*self._args)
+
+    def _fit(self) -> None:
         # Fixed: the plot rows, the accuracy rows, a caption, the border.
-        self.styles.height = LOSS_ROWS + (ACCURACY_ROWS if self.classifier else 0) + 1 + 2
+        loss_rows, accuracy_rows = self.rows()
+        self.styles.height = loss_rows + accuracy_rows + (0 if self.compact else 1) + 2
+
+    def rows(self) -> tuple[int, int]:
+        """Rows of the loss bars and of the accuracy bars."""
+        loss_rows, accuracy_rows = (2, 1) if self.compact else (LOSS_ROWS, ACCURACY_ROWS)
+        return loss_rows, accuracy_rows if self.classifier else 0
 
     def plot(self, losses: np.ndarray, accuracies: np.ndarray | None, computed: int, iteration: int) -> None:
         """Draw the history with ``iteration`` (counted from 1) marked."""
+        self._args = (losses, accuracies, computed, iteration)
         if not self.is_mounted:
             return
         width = max(1, self.scrollable_content_region.width)
@@ -38,7 +58,7 @@ class LossPane(TextView):
             self.border_title = title
         current = column_of(iteration, total, width) if iteration <= computed else -1
         # The picture changes when the run gets further or the marked column moves, not with every iteration.
-        self.show_cached((computed, current), lambda width: self._picture(losses, accuracies, computed, current,
+        self.show_cached((computed, current, self.compact), lambda width: self._picture(losses, accuracies, computed, current,
                                                                           width))
 
     def _picture(self, losses, accuracies, computed: int, current: int, width: int) -> Text:
@@ -47,11 +67,17 @@ class LossPane(TextView):
         scale, legend = _scale(loss_cols)
         if legend != self.border_subtitle:
             self.border_subtitle = legend
-        self._bars(text, [scale(v) for v in loss_cols], LOSS_ROWS, current, LOSS)
-        if self.classifier and accuracies is not None:
+        loss_rows, accuracy_rows = self.rows()
+        self._bars(text, [scale(v) for v in loss_cols], loss_rows, current, LOSS)
+        if accuracy_rows and accuracies is not None:
             acc_cols, _ = history_columns(accuracies, computed, width)
-            self._bars(text, [v if math.isfinite(v) else None for v in acc_cols], ACCURACY_ROWS, current, ACCURACY)
-        text.append_text(self._caption(width, len(losses), computed))
+            self._bars(text, [v if math.isfinite(v) else None for v in acc_cols], accuracy_rows, current, ACCURACY)
+        if self.compact:
+            text.rstrip()
+            if computed < len(losses):
+                self.border_subtitle = f"computing {computed}/{len(losses)} {computed / len(losses):.0%}"
+        else:
+            text.append_text(self._caption(width, len(losses), computed))
         return text
 
     @staticmethod
