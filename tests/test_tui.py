@@ -237,9 +237,10 @@ async def test_command_palette_offers_every_debugger_action():
     app = make_app("backprop_2_3_2")
     async with app.run_test(size=SIZE):
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        assert {"Run the next operation", "Go to the last step", "Set or clear a breakpoint on the current step",
+        assert {"Run the next operation", "Go to the last step (of this iteration)", "Set or clear a breakpoint on the current step",
                 "Run on to the next breakpoint (or the last step)", "Help", "Open scenario"} <= titles
         assert not titles & {"Keys", "Maximize", "Screenshot"}  # Textual's own: a second help, a broken layout
+        assert not titles & {"Training: go to iteration N"}  # one iteration: nothing to travel
         assert next(c for c in app.get_system_commands(app.screen) if c.title == "Quit").help == "leave nnstep (key: q)"
         command = next(c for c in app.get_system_commands(app.screen) if c.title == "Run the next operation")
         await command.callback()

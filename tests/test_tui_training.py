@@ -203,3 +203,13 @@ async def test_a_long_first_run_shows_progress_and_answers_keys_meanwhile():
         await pilot.pause()
         assert at(app) == (59999, 1)  # it went there once the run got there
         assert "computing" not in shown(loss)
+
+
+async def test_the_palette_offers_the_iteration_commands_on_a_training_run():
+    app = make_app("sgd_regression")
+    async with app.run_test(size=SIZE) as pilot:
+        await trained(pilot)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert {"Training: the same step of the next iteration", "Training: go to iteration N"} <= set(commands)
+        await commands["Training: the same step of the next iteration"].callback()
+        assert at(app) == (2, -1)

@@ -17,7 +17,7 @@ from textual.screen import Screen
 
 from engine.steps import Run
 from engine.training import Training, session
-from tui.debugger import DebuggerScreen
+from tui.debugger import TRAINING_ONLY, DebuggerScreen
 from tui.keymap import keymap_path, read_keymap
 from tui.steps_pane import StepsPane
 
@@ -145,7 +145,8 @@ class NNStepApp(App):
         yield SystemCommand("Quit", f"leave nnstep (key: {self.key_names()['quit']})", self.exit)
         if isinstance(screen, DebuggerScreen):
             for keys, binding in self.key_bindings():
-                if binding in DebuggerScreen.BINDINGS and binding.id != "help":
+                if binding in DebuggerScreen.BINDINGS and binding.id != "help" and \
+                        (screen.training is not None or binding.id not in TRAINING_ONLY):
                     yield SystemCommand(binding.tooltip or binding.description, f"key: {keys}",
                                         partial(screen.run_action, binding.action))
         keys = self.key_names()

@@ -44,6 +44,9 @@ def describe_path(path) -> str:
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
 DEFAULT_SPEED = 1
 
+#: Bindings that only a training run offers.
+TRAINING_ONLY = ("next_iteration", "previous_iteration", "goto_iteration")
+
 #: Below these sizes the layout drops panes (see app.tcss).
 NARROW_WIDTH, SLIM_WIDTH, SHORT_HEIGHT, LOW_HEIGHT, TINY_WIDTH, TINY_HEIGHT = 110, 80, 30, 22, 60, 16
 
@@ -409,7 +412,7 @@ class DebuggerScreen(Screen):
             return not self.playing
         if action == "pause":
             return self.playing
-        if action in ("next_iteration", "previous_iteration", "goto_iteration"):
+        if action in TRAINING_ONLY:
             return self.training is not None
         return True
 
