@@ -236,6 +236,12 @@ def _train(args) -> int:
         print(f"nnstep: {scenario.path}: forward-only scenario (no loss): there is nothing to train",
               file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.save:
+        folder = os.path.dirname(os.path.abspath(args.save))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            why = "no such folder" if not os.path.isdir(folder) else "the folder is not writable"
+            print(f"nnstep: --save {args.save}: {why} ({folder}); nothing was trained", file=sys.stderr)
+            return EXIT_BAD_INPUT
     training = Training(scenario)
     total = training.iterations
     t = scenario.training
@@ -256,12 +262,15 @@ def _train(args) -> int:
             done += training.advance(min(report - done, max(1, total // 200)))
             if bar is not None:
                 bar.show(done)
-        window = training.losses[max(0, done - max(1, total // args.reports)):done]
-        line = (f"iteration {done:>{width}}/{total}  batch loss {training.losses[done - 1]:.6g}  "
-                f"mean of the last {window.size}: {np.mean(window):.6g}")
+        since = max(0, done - max(1, total // args.reports))
+        window = training.losses[since:done]
+        line = f"iteration {done:>{width}}/{total}  this batch: loss {training.losses[done - 1]:.6g}"
         if training.accuracies is not None:
-            acc = training.accuracies[max(0, done - window.size):done]
-            line += f"  batch accuracy {np.mean(acc):.1%}"
+            line += f", accuracy {training.accuracies[done - 1]:.1%}"
+        if window.size > 1:
+            line += f"  ·  mean of the last {window.size} batches: loss {np.mean(window):.6g}"
+            if training.accuracies is not None:
+                line += f", accuracy {np.mean(training.accuracies[since:done]):.1%}"
         if bar is not None:
             bar.clear()
         print(line, flush=True)
@@ -269,7 +278,7 @@ def _train(args) -> int:
     if bar is not None:
         bar.clear()
     print()
-    print(f"{total} iterations in {elapsed:.2f} s")
+    print(f"{total} iteration{'s' if total != 1 else ''} in {elapsed:.2f} s")
     final = training.evaluate(scenario.x, scenario.d)
     print(f"final parameters on the {final.samples} training sample{'s' if final.samples != 1 else ''}: "
           f"loss {final.loss:.6g}" + (f", accuracy {final.accuracy:.1%}" if final.accuracy is not None else ""))

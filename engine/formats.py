@@ -69,7 +69,7 @@ def render_text(run: Run | list[Run], width: int = TEXT_WIDTH) -> str:
         if sc.training is not None:
             i = one.steps[0].iteration
             head = f"#### ITERATION {i}/{sc.training.iterations} "
-            lines += ["", head + "#" * max(4, min(width, 74) - len(head))]
+            lines += ["", head + "#" * max(4, min(width, 74) - len(head)), ""] + wrap(one.note, min(width, 100))
         phase = None
         for step in one.steps:
             if step.phase != phase:
@@ -143,7 +143,12 @@ def render_json(run: Run | list[Run]) -> str:
         "inputs": {k: _plain(v) for k, v in s.inputs.items()},
         "value": _plain(s.value),
     } for one in runs for s in one.steps]
-    return json.dumps({"scenario": scenario_dict(runs[0].scenario), "steps": steps}, indent=1,
+    doc = {"scenario": scenario_dict(runs[0].scenario), "steps": steps}
+    if runs[0].scenario.training is not None:
+        # Each traced iteration's batch: training-set rows counted from 0 (null: the whole training set).
+        doc["iterations"] = [{"iteration": one.steps[0].iteration, "batch_rows": one.batch_rows, "note": one.note}
+                             for one in runs]
+    return json.dumps(doc, indent=1,
                       ensure_ascii=False, allow_nan=False) + "\n"
 
 
@@ -192,7 +197,9 @@ def _seed_one(run: Run) -> str:
     out: list[str] = []
     with np.printoptions(precision=8, linewidth=75):  # numpy's defaults, whatever the caller set
         _print_vec(out, "入力", _as_written(sc, "x", sc.x))
-        out.append("##### ネットワークの初期化 #####")
+        i = run.steps[0].iteration if run.steps else 1
+        out.append("##### ネットワークの初期化 #####" if i == 1 else
+                   f"##### 繰り返し {i} 開始時のパラメータ (the parameters after iteration {i - 1}) #####")
         for kind in ("W", "b"):
             for l, layer in enumerate(sc.layers, start=1):
                 _print_vec(out, _seed_label(f"{kind}{l}", L), _as_written(sc, f"{kind}{l}", getattr(layer, kind)))

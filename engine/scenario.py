@@ -321,9 +321,11 @@ def parse_scenario(text: str, path: str | Path | None = None) -> Scenario:
         raise reader.fail("d", f"missing; loss = '{loss}' needs a target d of shape {_shape_text(output_shape)}")
 
     if loss is not None:
-        _check_loss(reader, loss, layers, d)
+        # Targets from a [data] table are reported under it (they came from its file or its target).
+        d_key = "data.file" if "data" in doc and "file" in doc["data"] else "data" if "data" in doc else "d"
+        _check_loss(reader, loss, layers, d, d_key)
         if test_d is not None:
-            _check_loss(reader, loss, layers, test_d)
+            _check_loss(reader, loss, layers, test_d, d_key)
     if training is not None:
         _check_batch(reader, training, x)
 
@@ -587,7 +589,7 @@ def _initial_parameters(reader: _Reader, table: dict, where: str, inputs: int, r
     return W * scale, b * scale
 
 
-def _check_loss(reader: _Reader, loss: str, layers: list[Layer], d: np.ndarray) -> None:
+def _check_loss(reader: _Reader, loss: str, layers: list[Layer], d: np.ndarray, key: str = "d") -> None:
     last = f"layers[{len(layers) - 1}].activation"
     required = LOSSES[loss].requires
     if required is not None and layers[-1].activation != required:
@@ -595,19 +597,19 @@ def _check_loss(reader: _Reader, loss: str, layers: list[Layer], d: np.ndarray) 
                           f"'{layers[-1].activation}'")
     if loss == "cross_entropy":
         if np.any(d < 0):
-            raise reader.fail("d", "expected probabilities ≥ 0 for cross_entropy (one-hot labels such "
+            raise reader.fail(key, "expected probabilities ≥ 0 for cross_entropy (one-hot labels such "
                               f"as [0, 0, 1]), found {d.min():g}")
         sums = d.sum(axis=-1)
         bad = np.flatnonzero(np.abs(np.atleast_1d(sums) - 1.0) > 1e-9)
         if bad.size:
             row = int(bad[0])
-            where = "d" if d.ndim == 1 else f"row {row} of d"
-            raise reader.fail("d", f"expected each row to sum to 1 for cross_entropy (a one-hot label or "
+            where = "d" if d.ndim == 1 else f"row {row} of d" if key == "d" else "a row of d"
+            raise reader.fail(key, f"expected each row to sum to 1 for cross_entropy (a one-hot label or "
                               f"a probability distribution), found {where} summing to "
                               f"{float(np.atleast_1d(sums)[row]):g}")
     if loss == "binary_cross_entropy" and (np.any(d < 0) or np.any(d > 1)):
         found = d.min() if np.any(d < 0) else d.max()
-        raise reader.fail("d", f"expected labels between 0 and 1 for binary_cross_entropy, found {found:g}")
+        raise reader.fail(key, f"expected labels between 0 and 1 for binary_cross_entropy, found {found:g}")
 
 
 def load_scenario(path: str | Path) -> Scenario:

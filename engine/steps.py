@@ -89,7 +89,9 @@ class _Recorder:
         value.setflags(write=False)
         bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
         if bad:
-            note = (f"Overflow: {_entries(bad, value.size)} of {name} not finite (inf or nan): the numbers "
+            which = f"{name} is" if value.size == 1 else \
+                f"{bad} of the {value.size} entries of {name} {'is' if bad == 1 else 'are'}"
+            note = (f"Overflow: {which} not finite (inf or nan): the numbers "
                     f"went beyond float64's range (about ±1.8e308), and everything computed from them is "
                     f"meaningless. " + note)
         self.steps.append(Step(index=self.start + len(self.steps), iteration=self.iteration, phase=phase,
@@ -398,6 +400,9 @@ class Run:
     steps: tuple[Step, ...]
     #: For one iteration of a training run: what it starts from (its batch, whose parameters), in words.
     note: str = ""
+    #: For one iteration of a training run: the training-set rows its batch took (counted from 0), or
+    #: None when it took all of them.
+    batch_rows: tuple[int, ...] | None = None
 
     def final_layers(self) -> tuple[Layer, ...]:
         """The parameters after the run's updates (the initial ones for a forward-only run)."""

@@ -223,31 +223,41 @@ class Training:
         layers = tuple(Layer(W=w, b=bias, activation=layer.activation)
                        for w, bias, layer in zip(W, b, sc.layers))
         steps = iteration_steps(layers, x, d, sc.loss, sc.learning_rate, iteration=i)
-        result = Run(scenario=replace(sc, layers=layers, x=x, d=d), steps=tuple(steps), note=self.start_note(i))
+        rows = self.sample_numbers(i)
+        result = Run(scenario=replace(sc, layers=layers, x=x, d=d), steps=tuple(steps), note=self.start_note(i),
+                     batch_rows=None if rows is None else tuple(int(r) for r in rows))
         self._recorded[i] = result
         while len(self._recorded) > RECORDED_ITERATIONS:
             self._recorded.popitem(last=False)
         return result
 
     def start_note(self, i: int) -> str:
-        """What iteration i starts from, in words: its batch and whose parameters."""
+        """What iteration i starts from, in words: its batch (training-set rows, counted from 1) and whose
+        parameters."""
         sc, config = self.scenario, self.scenario.training
         if config is None:
             return ""
         samples = 1 if sc.x.ndim == 1 else sc.x.shape[0]
         rows = self.sample_numbers(i)
+        held = "" if sc.test_x is None else " (the held-out test samples not counted)"
         if rows is None:
             batch = f"the whole training set ({samples} sample{'s' if samples != 1 else ''}), as every iteration"
         elif len(rows) == 1:
-            batch = f"sample {rows[0] + 1} of the {samples} training samples"
+            batch = f"row {rows[0] + 1} (counting from 1) of the {samples} training samples{held}"
         else:
             shown = ", ".join(str(r + 1) for r in rows[:5]) + (", …" if len(rows) > 5 else "")
-            batch = f"{len(rows)} of the {samples} training samples ({shown})"
-        how = {"with_replacement": "drawn at random, with replacement", "epoch": "walking a shuffled pass "
-               "over the data"}[config.sampling] if rows is not None else ""
+            batch = f"{len(rows)} of the {samples} training samples{held}: rows {shown} (counting from 1)"
+        how = ""
+        if rows is not None and config.sampling == "with_replacement":
+            how = ", drawn at random with replacement"
+        elif rows is not None:
+            start = (i - 1) * len(rows)
+            first, last = start // samples + 1, (start + len(rows) - 1) // samples + 1
+            how = (f", the next rows of shuffled pass {first} over the data" if first == last else
+                   f": the last rows of shuffled pass {first} and the first of pass {last}")
         after = "the initial parameters" if i == 1 else f"the parameters after iteration {i - 1}"
-        return (f"Iteration {i} of {config.iterations}, {config.method}: its batch is {batch}"
-                + (f", {how}" if how else "") + f". It starts from {after}.")
+        method = config.method[0].upper() + config.method[1:]
+        return f"{method}: its batch is {batch}{how}. It starts from {after}."
 
     def final_layers(self) -> tuple[Layer, ...]:
         """The parameters after the last computed iteration."""

@@ -890,3 +890,47 @@ def test_there_is_no_iteration_beyond_the_run(name):
     for i in (0, training.iterations + 1):
         with pytest.raises(IndexError, match=f"iterations 1 to {training.iterations}"):
             training.iteration(i)
+
+
+def test_json_trace_names_each_iterations_batch_rows():
+    result = cli_run("trace", "digits_minibatch", "--iterations", "2:3", "--format", "json")
+    doc = json.loads(result.stdout)
+    training = Training(load_scenario(find_bundled("digits_minibatch")))
+    training.advance(3)
+    assert [it["iteration"] for it in doc["iterations"]] == [2, 3]
+    for it in doc["iterations"]:
+        rows = training.sample_numbers(it["iteration"])
+        assert it["batch_rows"] == [int(r) for r in rows]
+        # The batch in the trace is those rows of the training set.
+        x = next(s for s in doc["steps"] if s["iteration"] == it["iteration"] and s["name"] == "u1")["inputs"]["x"]
+        assert np.array_equal(np.array(x), training.scenario.x[rows])
+        assert f"rows {rows[0] + 1}, " in it["note"]
+
+
+def test_epoch_batches_that_span_two_passes_say_so():
+    text = EPOCH_SPAN
+    training = Training(parse_scenario(text, "span.toml"))
+    training.advance(6)
+    # 40 samples in batches of 7: iteration 6 takes rows 36-40 of pass 1 and two of pass 2.
+    assert "the last rows of shuffled pass 1 and the first of pass 2" in training.iteration(6).note
+    assert "the next rows of shuffled pass 1" in training.iteration(5).note
+
+
+EPOCH_SPAN = """
+loss = "mse"
+learning_rate = 0.1
+[training]
+iterations = 10
+batch_size = 7
+sampling = "epoch"
+[data]
+samples = 40
+inputs = { features = 2 }
+target = { linear = [1.0, 2.0] }
+[[layers]]
+units = 3
+activation = "tanh"
+[[layers]]
+units = 1
+activation = "identity"
+"""

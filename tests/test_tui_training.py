@@ -49,7 +49,7 @@ async def test_stepping_crosses_iteration_boundaries_both_ways():
         assert at(app) == (1, last)
         await pilot.press("n")
         assert at(app) == (2, -1)
-        assert shown(app.screen.query_one(OperationPane)).startswith("Start of iteration 2.")
+        assert shown(app.screen.query_one(OperationPane)).startswith("Start of iteration 2 of 1000. Stochastic gradient descent")
         await pilot.press("n")
         step = app.screen.run.steps[0]
         assert step.iteration == 2 and step.value.tobytes() == ref.iteration(2).steps[0].value.tobytes()

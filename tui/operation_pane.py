@@ -38,7 +38,7 @@ class OperationPane(ScrollingTextView):
         run = self.run
         text = Text()
         if position < 0 and run.note:
-            text.append(f"Start of iteration {iteration_of(run)}.", style=FORMULA)
+            text.append(f"Start of iteration {iteration_of(run)} of {run.scenario.training.iterations}.", style=FORMULA)
             text.append(" " + run.note + " Press ")
             text.append(self.keys.get("next_step", "n / →").replace(" / ", " or "), style="bold")
             text.append(" to run its first operation, ")
@@ -76,6 +76,13 @@ class OperationPane(ScrollingTextView):
             text.append(" starts the next one; ", style="italic")
             text.append(self.keys.get("next_iteration", "."), style="bold")
             text.append(" goes to this step of the next.", style="italic")
+        elif position == len(run.steps) - 1 and training is not None:
+            text.append("\nThis is the last step of the last iteration: the training run is complete. ",
+                        style="italic")
+            text.append(self.keys.get("goto_iteration", "i"), style="bold")
+            text.append(" goes to any iteration, ", style="italic")
+            text.append(self.keys.get("first_step", "g / Home").split(" / ")[0], style="bold")
+            text.append(" to this iteration's start.", style="italic")
         elif position == len(run.steps) - 1:
             text.append("\nThis is the last step: the run is complete. ", style="italic")
             text.append(self.keys.get("previous_step", "p / ←").split(" / ")[0], style="bold")
