@@ -84,8 +84,8 @@ def phase_starts(run: Run) -> list[int]:
 
 def history_columns(values: np.ndarray, computed: int, columns: int) -> tuple[np.ndarray, np.ndarray]:
     """A per-iteration history (losses, accuracies) squeezed into ``columns`` columns for a plot: each
-    column's mean over its iterations (nan where none is computed yet), and each column's first
-    iteration (counted from 1)."""
+    column's mean over its iterations (nan where none is computed yet, inf where one of them is not
+    finite: a diverged run shows as such), and each column's first iteration (counted from 1)."""
     total = len(values)
     columns = max(1, min(columns, total))
     edges = np.linspace(0, total, columns + 1).round().astype(int)
@@ -94,8 +94,7 @@ def history_columns(values: np.ndarray, computed: int, columns: int) -> tuple[np
         lo, hi = edges[c], min(edges[c + 1], computed)
         if hi > lo:
             chunk = values[lo:hi]
-            finite = chunk[np.isfinite(chunk)]
-            means[c] = finite.mean() if finite.size else np.inf
+            means[c] = chunk.mean() if np.all(np.isfinite(chunk)) else np.inf
     return means, edges[:-1] + 1
 
 

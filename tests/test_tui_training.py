@@ -3,6 +3,8 @@ and the straight run computed on a worker while the screen answers keys."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -213,3 +215,83 @@ async def test_the_palette_offers_the_iteration_commands_on_a_training_run():
         assert {"Training: the same step of the next iteration", "Training: go to iteration N"} <= set(commands)
         await commands["Training: the same step of the next iteration"].callback()
         assert at(app) == (2, -1)
+
+
+HEAVY = LONG.replace("features = 30", "features = 200").replace(", ".join(["0.1"] * 30), ", ".join(["0.01"] * 200)) \
+    .replace("units = 64", "units = 256").replace("batch_size = 16", "batch_size = 64") \
+    .replace("iterations = 60000", "iterations = 4000")
+
+
+async def test_a_waiting_jump_shows_and_any_move_cancels_it():
+    from tui.app import NNStepApp
+
+    training = Training(parse_scenario(HEAVY, "heavy.toml"))
+    # The straight run waits at a gate until the test opens it: a long run, on any machine.
+    gate, advance = threading.Event(), training.advance
+    training.advance = lambda n=None: gate.wait(10) and advance(n)
+    app = NNStepApp(run=training)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("i", *"3999", "enter")
+        operation = app.screen.query_one(OperationPane)
+        assert not training.done and app.screen._pending == (3999, -1)
+        assert operation.border_subtitle.startswith("⧗ going to iteration 3999 when computed")
+        await pilot.press("n")
+        assert app.screen._pending is None and at(app) == (1, 0)
+        assert "going to iteration" not in operation.border_subtitle
+        gate.set()
+        await trained(pilot)
+        assert at(app) == (1, 0)  # the cancelled jump never happens
+
+
+@pytest.mark.parametrize("size", [(100, 30), (109, 36), (80, 24)])
+async def test_the_heatmap_stays_when_the_network_pane_goes(size):
+    app = make_app("digits_minibatch")
+    async with app.run_test(size=size) as pilot:
+        await trained(pilot)
+        assert not app.screen.query_one("#network").display
+        pane = app.screen.query_one(ImagePane)
+        assert pane.display and pane.size.height > 0
+        assert "d=" in shown(pane)
+
+
+async def test_under_30_rows_the_plot_is_compact_and_the_parameters_pane_goes():
+    app = make_app("sgd_regression")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await trained(pilot)
+        loss = app.screen.query_one(LossPane)
+        assert loss.compact and loss.outer_size.height == 2 + 2
+        assert loss.border_title == f"Loss · 1/1000 · {app.screen.training.losses[0]:.4g}"
+        assert not app.screen.query_one("#params").display
+        await pilot.press(*["right_square_bracket"] * 4)  # the first update step: Values shows before and after
+        values = shown(app.screen.query_one(ValuesPane))
+        assert "→ W1 after" in values and "change" in values and "W1 before" in values
+
+
+DIVERGING = LONG.replace("iterations = 60000", "iterations = 200").replace("learning_rate = 0.01",
+                                                                          "learning_rate = 40.0")
+
+
+async def test_a_diverging_run_is_marked_in_the_plot():
+    from tui.app import NNStepApp
+
+    training = Training(parse_scenario(DIVERGING, "diverging.toml"))
+    app = NNStepApp(run=training)
+    async with app.run_test(size=SIZE) as pilot:
+        await trained(pilot)
+        first = int(np.flatnonzero(~np.isfinite(training.losses))[0]) + 1
+        loss = app.screen.query_one(LossPane)
+        assert loss.border_subtitle.startswith(f"✕ not finite from iteration {first}")
+        assert "✕" in shown(loss)
+
+
+async def test_a_ten_unit_vector_shows_every_entry():
+    app = make_app("sgd_regression")
+    async with app.run_test(size=SIZE) as pilot:
+        await trained(pilot)
+        await pilot.press("n")
+        u1 = app.screen.run.steps[0].value
+        values = shown(app.screen.query_one(ValuesPane))
+        for v in u1:
+            assert f"{v:.4f}" in values
+        assert "…" not in values.split("read")[0]

@@ -59,7 +59,7 @@ def _keep(n: int, limit: int) -> list[int | None]:
 
 
 def array_lines(array: np.ndarray, digits: int = 4, width: int = 80,
-                written: np.ndarray | None = None) -> list[Text]:
+                written: np.ndarray | None = None, wrap: bool = False) -> list[Text]:
     """The array as lines of text at most ``width`` cells wide: a number, a row, or one line per row."""
     a = np.asarray(array, dtype=np.float64)
     if a.ndim == 0:
@@ -68,6 +68,12 @@ def array_lines(array: np.ndarray, digits: int = 4, width: int = 80,
     matrix = a.reshape(1, -1) if a.ndim == 1 else a.reshape(a.shape[0], -1)
     mask = None if written is None else np.asarray(written).reshape(matrix.shape)
     fmt = number_format(matrix, digits)
+    if a.ndim == 1 and wrap:
+        # A vector too long for one line wraps, as numpy prints it, while it fits in MAX_ROWS lines.
+        cell_width = max(len(_cell(v, fmt)) for v in a)
+        per_line = max(1, (width - 3) // (cell_width + 2))
+        if per_line < a.size <= per_line * MAX_ROWS:
+            return _wrapped(a, mask, fmt, cell_width, per_line)
     rows = _keep(matrix.shape[0], MAX_ROWS - 1)
     shown_rows = [r for r in rows if r is not None]
     cell_width = max(len(_cell(v, fmt)) for v in matrix[shown_rows].ravel()) if shown_rows else 1
@@ -98,6 +104,23 @@ def array_lines(array: np.ndarray, digits: int = 4, width: int = 80,
     return lines
 
 
+def _wrapped(a: np.ndarray, mask: np.ndarray | None, fmt: str, cell_width: int, per_line: int) -> list[Text]:
+    lines = []
+    for start in range(0, a.size, per_line):
+        line = Text("[ " if start == 0 else "  ")
+        for i in range(start, min(a.size, start + per_line)):
+            v = float(a[i])
+            style = _style(v)
+            if mask is not None and mask[0, i]:
+                style = f"{style} {WRITTEN}"
+            line.append(_cell(v, fmt).rjust(cell_width), style=style)
+            line.append("  ")
+        lines.append(line)
+    lines[-1].rstrip()
+    lines[-1].append(" ]")
+    return lines
+
+
 def labelled(name: str, array: np.ndarray, label_width: int, digits: int, width: int,
              written: np.ndarray | None = None, arrow: bool = False) -> Text:
     """``→ name (shape)  [ numbers ]``, later rows of a matrix indented under the first."""
@@ -110,12 +133,16 @@ def labelled(name: str, array: np.ndarray, label_width: int, digits: int, width:
     head.append("  ")
     indent = head.cell_len
     body = array_lines(a, digits, max(24, width - indent), written)
-    elided = any("…" in line.plain for line in body)
-    if elided and indent > 4 and a.ndim:
-        # Too wide beside its label: the numbers go on the lines below, with more room.
-        head.rstrip()
-        indent = 4
-        body = [Text()] + array_lines(a, digits, max(24, width - indent), written)
+    if any("…" in line.plain for line in body) and a.ndim:
+        # Too wide beside its label: the numbers go on the lines below, with more room; a vector that
+        # does not fit there either wraps beside its label instead, as numpy prints it.
+        below = array_lines(a, digits, max(24, width - 4), written)
+        if a.ndim == 1 and any("…" in line.plain for line in below):
+            body = array_lines(a, digits, max(24, width - indent), written, wrap=True)
+        if any("…" in line.plain for line in body) and indent > 4:
+            head.rstrip()
+            indent = 4
+            body = [Text()] + below
     out = Text()
     for i, line in enumerate(body):
         if i:

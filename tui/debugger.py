@@ -82,7 +82,7 @@ class DebuggerScreen(Screen):
         Binding("minus", "slower", "Slower", key_display="-", show=False, tooltip="Replay slower", id="slower"),
         Binding("f", "toggle_digits", "Digits", show=False, tooltip="Show 4 or 8 decimals", id="toggle_digits"),
         # Training runs only (hidden otherwise): the same step of the next or previous iteration, or any.
-        Binding("full_stop", "next_iteration", "Next iter", key_display=".",
+        Binding("full_stop", "next_iteration", "Next iter", key_display=".", show=False,
                 tooltip="Training: the same step of the next iteration", id="next_iteration"),
         Binding("comma", "previous_iteration", "Prev iter", key_display=",", show=False,
                 tooltip="Training: the same step of the previous iteration", id="previous_iteration"),
@@ -173,6 +173,7 @@ class DebuggerScreen(Screen):
             iteration, position = self._pending
             self._pending = None
             self.go(position, iteration)
+            self.say(f"At iteration {iteration}: it has been computed.")
         if self.training.done and self._progress_timer is not None:
             self._progress_timer.stop()
             self._progress_timer = None
@@ -193,6 +194,7 @@ class DebuggerScreen(Screen):
         self.set_class(width < SLIM_WIDTH, "-slim")
         self.set_class(height < LOW_HEIGHT, "-low")
         self.set_class(tiny, "-tiny")
+        self.set_class(height < SHORT_HEIGHT, "-short")
         if self.training is not None:
             self.query_one(LossPane).set_compact(height < SHORT_HEIGHT)
         footer = self.query_one(Footer)
@@ -261,7 +263,9 @@ class DebuggerScreen(Screen):
         speed = f"{SPEEDS[self.speed]:g} step{'s' if SPEEDS[self.speed] != 1 else ''}/s"
         marks = f" · {len(self.breakpoints)} breakpoint{'s' if len(self.breakpoints) != 1 else ''}" \
             if self.breakpoints else ""
-        if self.playing:
+        if self._pending is not None:
+            operation.status = f"⧗ going to iteration {self._pending[0]} when computed{marks}"
+        elif self.playing:
             operation.status = f"▶ playing {speed}{marks}"
         else:
             operation.status = f"{self.replay_note} · replay {speed}{marks}" if self.replay_note \
@@ -297,16 +301,21 @@ class DebuggerScreen(Screen):
 
     def go(self, position: int, iteration: int | None = None) -> None:
         """Move to ``position`` (clamped to the run) of ``iteration`` (this one by default), pausing a
-        replay: the user has taken over."""
+        replay: the user has taken over (and a jump still waiting for its iteration is dropped)."""
         self._pause()
         self.replay_note = ""
+        if self._pending is not None:
+            dropped, self._pending = self._pending[0], None
+            if iteration != dropped:
+                self.say(f"No longer waiting to go to iteration {dropped}.")
         target = max(START, min(self.last, position))
         if iteration is not None and iteration != self.iteration:
             iteration = max(1, min(self.total, iteration))
             if not self._reachable(iteration):
                 self._pending = (iteration, target)
                 self.say(f"Iteration {iteration} is still being computed ({self.training.computed} of "
-                         f"{self.total} done): going there when it is ready.")
+                         f"{self.total} done): going there when it is ready. Any move cancels this.")
+                self._show_status()
                 return
             self._switch(iteration, target)
             return
@@ -400,9 +409,10 @@ class DebuggerScreen(Screen):
             self.say(f"Stopped at the breakpoint on step {ahead[0] + 1}: {self.run.steps[ahead[0]].formula}")
         else:
             self.go(self.last)
-            self.say("No breakpoint ahead: at the last step." if self.breakpoints
+            where = "the last step" + (" of this iteration" if self.training is not None else "")
+            self.say(f"No breakpoint ahead: at {where}." if self.breakpoints
                      else f"No breakpoints set ({self.app.key_names()['toggle_breakpoint']} sets one): "
-                          f"at the last step.")
+                          f"at {where}.")
 
     # --- replay ---------------------------------------------------------------------------------------
 

@@ -12,17 +12,21 @@ from engine.views import column_of, history_columns
 from tui.text_view import TextView
 
 BARS = " ▁▂▃▄▅▆▇█"
-LOSS, ACCURACY, CURRENT, PENDING = "#5fafd7", "#87d787", "bold #ffd75f", "#3a3a3a"
+LOSS, ACCURACY, CURRENT, PENDING, DIVERGED = "#5fafd7", "#87d787", "bold #ffd75f", "#3a3a3a", "#ff5f5f"
 LOSS_ROWS, ACCURACY_ROWS = 5, 2
 
 
 class LossPane(TextView):
-    """Per-batch loss over the iterations (log scale when it spans decades), and accuracy for classifiers."""
+    """Per-batch loss over the iterations (log scale when it spans decades), and accuracy for classifiers.
+
+    With more iterations than columns, a column is the mean of its iterations, and the border says so;
+    the scale spans the smallest and largest loss of any one batch.
+    """
 
     def __init__(self, classifier: bool, **kwargs) -> None:
         super().__init__(**kwargs)
         self.classifier = classifier
-        #: Fewer rows and no caption, for terminals under 30 rows (set by the screen).
+        #: Fewer rows, a shorter title and no caption, for terminals under 30 rows (set by the screen).
         self.compact = False
         self._args: tuple | None = None
 
@@ -58,15 +62,36 @@ class LossPane(TextView):
             self.border_title = title
         current = column_of(iteration, total, width) if iteration <= computed else -1
         # The picture changes when the run gets further or the marked column moves, not with every iteration.
-        self.show_cached((computed, current, self.compact), lambda width: self._picture(losses, accuracies, computed, current,
-                                                                          width))
+        self.show_cached((computed, current, self.compact),
+                         lambda width: self._picture(losses, accuracies, computed, current, width))
+
+    def _title(self, losses, accuracies, computed: int, iteration: int) -> str:
+        total = len(losses)
+        title = f"Loss · {iteration}/{total}" if self.compact else f"Loss · iteration {iteration}/{total}"
+        if iteration <= computed:
+            title += f" · {losses[iteration - 1]:.4g}" if self.compact else \
+                f" · batch loss {losses[iteration - 1]:.4g}"
+            if accuracies is not None:
+                title += f" · {accuracies[iteration - 1]:.0%}" if self.compact else \
+                    f" · accuracy {accuracies[iteration - 1]:.0%}"
+        return title
 
     def _picture(self, losses, accuracies, computed: int, current: int, width: int) -> Text:
+        total = len(losses)
         text = Text()
         loss_cols, _ = history_columns(losses, computed, width)
-        scale, legend = _scale(loss_cols)
-        if legend != self.border_subtitle:
-            self.border_subtitle = legend
+        seen = losses[:computed]
+        scale, legend = _scale(seen[np.isfinite(seen)])
+        per = max(1, round(total / len(loss_cols)))
+        bad = np.flatnonzero(~np.isfinite(seen))
+        parts = [legend, "one iteration per column" if per == 1 else f"column: mean of {per} iterations"]
+        if bad.size:
+            parts.insert(0, f"✕ not finite from iteration {bad[0] + 1}")
+        if self.compact and computed < total:
+            parts = [f"computing {computed}/{total} {computed / total:.0%}"]
+        subtitle = " · ".join(p for p in parts if p)
+        if subtitle != self.border_subtitle:
+            self.border_subtitle = subtitle
         loss_rows, accuracy_rows = self.rows()
         self._bars(text, [scale(v) for v in loss_cols], loss_rows, current, LOSS)
         if accuracy_rows and accuracies is not None:
@@ -74,37 +99,27 @@ class LossPane(TextView):
             self._bars(text, [v if math.isfinite(v) else None for v in acc_cols], accuracy_rows, current, ACCURACY)
         if self.compact:
             text.rstrip()
-            if computed < len(losses):
-                self.border_subtitle = f"computing {computed}/{len(losses)} {computed / len(losses):.0%}"
         else:
-            text.append_text(self._caption(width, len(losses), computed))
+            text.append_text(self._caption(width, total, computed))
         return text
 
     @staticmethod
-    def _title(losses, accuracies, computed: int, iteration: int) -> str:
-        total = len(losses)
-        title = f"Loss · iteration {iteration}/{total}"
-        if iteration <= computed:
-            title += f" · batch loss {losses[iteration - 1]:.4g}"
-            if accuracies is not None:
-                title += f" · accuracy {accuracies[iteration - 1]:.0%}"
-        return title
-
-    @staticmethod
     def _bars(text: Text, heights: list[float | None], rows: int, current: int, colour: str) -> None:
-        """Rows of bar characters; each row is three runs (before the marked column, it, after), so that
-        drawing the plot costs a few segments per row, not one per cell."""
+        """Rows of bar characters, drawn as runs of one style (a few segments per row, not one per cell):
+        the marked column in yellow, a column that is not finite as a red ✕ at full height."""
         levels = rows * 8
-        tops = [None if h is None else max(1, round(h * levels)) for h in heights]
+        tops = [None if h is None else levels if math.isinf(h) else max(1, round(h * levels)) for h in heights]
+        styles = [f"{CURRENT} on {PENDING}" if c == current else DIVERGED if h is not None and math.isinf(h)
+                  else colour for c, h in enumerate(heights)]
         for r in range(rows):
             floor = (rows - 1 - r) * 8
-            cells = "".join(" " if t is None else BARS[min(8, max(0, t - floor))] for t in tops)
-            if 0 <= current < len(cells):
-                text.append(cells[:current], style=colour)
-                text.append(cells[current], style=f"{CURRENT} on {PENDING}")
-                text.append(cells[current + 1:], style=colour)
-            else:
-                text.append(cells, style=colour)
+            cells = ["✕" if styles[c] == DIVERGED else " " if t is None else BARS[min(8, max(0, t - floor))]
+                     for c, t in enumerate(tops)]
+            start = 0
+            for c in range(1, len(cells) + 1):
+                if c == len(cells) or styles[c] != styles[start]:
+                    text.append("".join(cells[start:c]), style=styles[start])
+                    start = c
             text.append("\n")
 
     def _caption(self, width: int, total: int, computed: int) -> Text:
@@ -114,7 +129,8 @@ class LossPane(TextView):
             filled = round(bar * computed / total)
             return Text.assemble(("█" * filled, ACCURACY), ("·" * (bar - filled), "#6c6c6c"), (label, "#c0c0c0"))
         left, right = "1", str(total)
-        middle = "▲ batch loss · ▼ batch accuracy 0–100% · iterations ▸" if self.classifier else "batch loss · iterations ▸"
+        middle = "▲ batch loss · ▼ batch accuracy 0–100% · iterations ▸" if self.classifier \
+            else "batch loss · iterations ▸"
         if len(middle) + len(left) + len(right) + 2 > width:
             middle = "iterations ▸"
         gap = max(1, width - len(left) - len(right) - len(middle))
@@ -122,26 +138,26 @@ class LossPane(TextView):
 
 
 def _scale(values: np.ndarray):
-    """A function from a value to a bar height in [0, 1] (None for nothing to draw), and its legend."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
+    """A function from a value to a bar height in [0, 1] (None for nothing to draw; inf stays inf), and its
+    legend, for ``values``: the finite losses of every computed iteration."""
+    if values.size == 0:
         return (lambda v: None), ""
-    lo, hi = float(finite.min()), float(finite.max())
+    lo, hi = float(values.min()), float(values.max())
     if lo > 0 and hi / lo > 50:
         a, b = math.log10(lo), math.log10(hi)
 
         def log_height(v: float):
-            if math.isnan(v):
-                return None
-            return 1.0 if not math.isfinite(v) else (math.log10(v) - a) / (b - a)
+            if math.isnan(v) or math.isinf(v):
+                return None if math.isnan(v) else v
+            return (math.log10(v) - a) / (b - a)
 
-        return log_height, f"log scale · {lo:.2g} … {hi:.3g}"
-    span = hi - min(lo, 0.0) or 1.0
+        return log_height, f"log scale {lo:.2g} … {hi:.3g}"
     base = min(lo, 0.0)
+    span = hi - base or 1.0
 
     def linear_height(v: float):
-        if math.isnan(v):
-            return None
-        return 1.0 if not math.isfinite(v) else (v - base) / span
+        if math.isnan(v) or math.isinf(v):
+            return None if math.isnan(v) else v
+        return (v - base) / span
 
     return linear_height, f"{base:.2g} … {hi:.3g}"

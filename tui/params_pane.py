@@ -52,6 +52,8 @@ class ParamsPane(StepView):
             text.append(f"   updated: {', '.join(n for n in names if n in updated)}", style="#9a9a9a")
         elif run.scenario.training is not None and run.steps[0].iteration > 1:
             text.append(f"   as iteration {run.steps[0].iteration - 1} left them", style="#9a9a9a")
+        elif run.scenario.training is not None:
+            text.append("   the initial parameters", style="#9a9a9a")
         else:
             text.append("   as the scenario sets them", style="#9a9a9a")
         w = label_width((n, known[n]) for n in names)

@@ -16,7 +16,9 @@ class ValuesPane(StepView):
         if position < 0:
             sc = self.run.scenario
             arrays = [("x", sc.x)] + ([("d", sc.d)] if sc.d is not None else [])
-            text = Text("The data this run starts from:\n", style="#9a9a9a")
+            heading = "The data this run starts from:" if sc.training is None else \
+                f"Iteration {self.run.steps[0].iteration}'s batch:"
+            text = Text(heading + "\n", style="#9a9a9a")
             w = label_width(arrays)
             for name, a in arrays:
                 text.append_text(labelled(name, a, w, digits, width))
