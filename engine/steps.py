@@ -258,10 +258,11 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
                         _output_delta_inputs(loss, acts[-1].name, y, d, u_out, last), delta,
                         _output_delta_note(loss, acts[-1].name, y, last),
                         _output_delta_code(loss, acts[-1], y, last), "{y} − {d} → {out}")
+        recorded_grads: dict[str, np.ndarray] = {}  # the update steps read the very arrays recorded here
         for l in range(last, 0, -1):
             prev = _in_name(l, last)
             z_prev = zs[l - 1]
-            rec.add("backward", l, f"grad_W{l}", f"grad_W{l} = {prev}ᵀ·delta{l}",
+            recorded_grads[f"W{l}"] = rec.add("backward", l, f"grad_W{l}", f"grad_W{l} = {prev}ᵀ·delta{l}",
                     {prev: z_prev, f"delta{l}": delta}, p.grads_W[l - 1],
                     "Each weight's gradient is the input it multiplies times the delta of "
                     "the unit it feeds" + (", summed over the batch." if delta.ndim == 2 else
@@ -271,7 +272,7 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
                                        else f"np.dot({prev}.T, delta{l})"),
                     f"outer({{{prev}}}, {{delta{l}}}) → {{out}}" if delta.ndim == 1 else
                     f"{{{prev}}}ᵀ·{{delta{l}}} → {{out}}")
-            rec.add("backward", l, f"grad_b{l}",
+            recorded_grads[f"b{l}"] = rec.add("backward", l, f"grad_b{l}",
                     f"grad_b{l} = delta{l}" if delta.ndim == 1 else f"grad_b{l} = Σ delta{l}",
                     {f"delta{l}": delta}, p.grads_b[l - 1],
                     "Each bias is added straight into its unit's u, so its gradient is that "
@@ -287,8 +288,8 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
 
         lr = float(learning_rate)
         for l in range(1, last + 1):
-            for name, old, grad, new in ((f"W{l}", W[l - 1], p.grads_W[l - 1], p.new_W[l - 1]),
-                                         (f"b{l}", b[l - 1], p.grads_b[l - 1], p.new_b[l - 1])):
+            for name, old, grad, new in ((f"W{l}", W[l - 1], recorded_grads[f"W{l}"], p.new_W[l - 1]),
+                                         (f"b{l}", b[l - 1], recorded_grads[f"b{l}"], p.new_b[l - 1])):
                 rec.add("update", l, name, f"{name} = {name} − learning_rate·grad_{name}",
                         {name: old, f"grad_{name}": grad, "learning_rate": np.float64(lr)}, new,
                         f"Gradient descent: move {name} against its gradient, scaled by the learning "

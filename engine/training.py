@@ -6,13 +6,18 @@ it are recomputed from the nearest checkpoint with the same :func:`engine.steps.
 run used, and then iteration i is recorded step by step. The same operations on the same numbers give
 the same bits, so a jump shows exactly what a run from the start shows there.
 
-K is chosen so that the checkpoints fit a memory budget; recent parameters and recorded iterations are
-kept too, so stepping back through an iteration boundary does not go back to a checkpoint each time.
+K is at least what keeps the checkpoints within a memory budget, and larger when recomputing K
+iterations is quick anyway (timed on the first iterations). Recent parameter sets and recorded
+iterations are kept too, so stepping back through an iteration boundary does not go back to a
+checkpoint each time.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+import time
+from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -23,10 +28,20 @@ from engine.ops import ACTIVATIONS, LOSSES
 from engine.scenario import Layer, Scenario, random_streams
 from engine.steps import Run, compute_pass, iteration_steps
 
-#: Memory for parameter checkpoints; K is the smallest interval that keeps them within it.
-CHECKPOINT_BUDGET = 192 * 2**20
-#: Parameter sets kept from the last recomputation (the recent past), and recorded iterations kept.
-RECENT_PARAMETERS = 16
+#: Memory for parameter checkpoints; K is at least the smallest interval that keeps them within it.
+CHECKPOINT_BUDGET = 160 * 2**20
+#: ... and at least as many iterations as take this long to recompute (measured on the first ones):
+#: a small network is cheap to recompute, so it need not pay for a copy of its parameters every iteration.
+RECOMPUTE_MS = 30.0
+#: Iterations timed before K is chosen by time.
+TIMED_ITERATIONS = 16
+#: Parameter sets kept from the last recomputation (the recent past): the last RECENT_STRETCH, and one
+#: every RECENT_STRETCH iterations before that back to the checkpoint, so that stepping back through
+#: the iterations recomputes at most RECENT_STRETCH of them at a time within a checkpoint's stretch.
+RECENT_STRETCH = 16
+#: Memory for those recent parameter sets (at least RECENT_STRETCH + 8 of them are kept).
+RECENT_BUDGET = 40 * 2**20
+#: Recorded iterations kept.
 RECORDED_ITERATIONS = 4
 
 Params = tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]
@@ -76,12 +91,17 @@ class Training:
     """
 
     def __init__(self, scenario: Scenario, checkpoint_every: int | None = None,
-                 budget: int = CHECKPOINT_BUDGET) -> None:
+                 budget: int = CHECKPOINT_BUDGET, recompute_ms: float = RECOMPUTE_MS) -> None:
         self.scenario = scenario
         config = scenario.training
         self.iterations = config.iterations if config else 1
         self.batch_size = config.batch_size if config else None
-        self.every = checkpoint_every or choose_interval(scenario, budget)
+        #: The checkpoint interval K. Given, it is fixed; else it starts at what the memory budget allows
+        #: and, once the first iterations are timed, grows to what recomputes in ``recompute_ms``.
+        self._by_memory = choose_interval(scenario, budget)
+        self._tune_ms = None if checkpoint_every else recompute_ms
+        # Until the first iterations are timed, no checkpoint more often than after them.
+        self.every = checkpoint_every or max(self._by_memory, TIMED_ITERATIONS if recompute_ms else 1)
         self.acts = [ACTIVATIONS[layer.activation] for layer in scenario.layers]
         self.loss_fn = LOSSES[scenario.loss] if scenario.loss else None
         self.lr = scenario.learning_rate
@@ -91,12 +111,15 @@ class Training:
         self.accuracies = np.full(self.iterations, np.nan) if self.classifier else None
         self._indices = self._draw_indices()
         first = (tuple(np.array(l.W) for l in scenario.layers), tuple(np.array(l.b) for l in scenario.layers))
-        #: Checkpoint c holds the parameters before iteration c·K + 1.
-        self._checkpoints: list[Params] = [first]
+        #: (i, the parameters before iteration i), in order of i; the first is (1, initial parameters).
+        self._checkpoints: list[tuple[int, Params]] = [(1, first)]
         #: (iterations computed by the straight run, the parameters after them): one value, replaced
         #: whole, so that a reader on another thread never sees a count and parameters that disagree.
         self._head: tuple[int, Params] = (0, first)
         self._recent: OrderedDict[int, Params] = OrderedDict()
+        #: Guards the recent past, which a viewer's thread and a prefetching thread both use.
+        self._lock = threading.RLock()
+        self._recent_capacity = max(RECENT_STRETCH + 8, min(64, RECENT_BUDGET // max(1, parameter_bytes(scenario))))
         self._recorded: OrderedDict[int, Run] = OrderedDict()
 
     # --- the batches ------------------------------------------------------------------------------------
@@ -148,7 +171,10 @@ class Training:
         W, b = _copy(params)  # updated in place below; what was handed out stays as it was
         acts, fn, lr, every = self.acts, self.loss_fn, self.lr, self.every
         losses, accuracies, loss = self.losses, self.accuracies, self.scenario.loss
-        batch = self.batch
+        batch, checkpoints = self.batch, self._checkpoints
+        last = checkpoints[-1][0]
+        timed = TIMED_ITERATIONS if self._tune_ms is not None and computed < TIMED_ITERATIONS else 0
+        started = time.perf_counter()
         with np.errstate(all="ignore"):
             for i in range(computed + 1, computed + todo + 1):
                 x, d = batch(i)
@@ -156,10 +182,19 @@ class Training:
                 losses[i - 1] = p.loss
                 if accuracies is not None:
                     accuracies[i - 1] = np.mean(correct(p.zs[-1], d, loss))
-                if i % every == 0:
-                    self._checkpoints.append(_copy((W, b)))
+                if i == timed:
+                    every = self._tune(every, (time.perf_counter() - started) / (i - computed))
+                if i + 1 - last >= every:
+                    last = i + 1
+                    checkpoints.append((last, _copy((W, b))))
         self._head = (computed + todo, (tuple(W), tuple(b)))
         return todo
+
+    def _tune(self, every: int, seconds_per_iteration: float) -> int:
+        """K: what the budget needs, or more if recomputing that many iterations is still quick."""
+        by_time = int(self._tune_ms / 1000 / max(seconds_per_iteration, 1e-9))
+        self.every = max(self._by_memory, min(self.iterations, by_time))
+        return self.every
 
     def run_all(self, progress: Callable[[int, int], None] | None = None, chunk: int | None = None) -> None:
         """Compute every iteration, calling ``progress(done, total)`` after each chunk."""
@@ -175,9 +210,21 @@ class Training:
 
     # --- time travel --------------------------------------------------------------------------------------
 
+    def prefetch(self, i: int) -> None:
+        """Make stepping back from iteration i quick: keep the parameters of the stretch below it at hand
+        (recomputed from a checkpoint if need be). Meant for a background thread while the viewer waits
+        for the next key; it only computes what a later :meth:`params_before` would."""
+        for target in (i - 1, i - RECENT_STRETCH):
+            if 1 <= target <= self.computed:
+                self.params_before(target)
+
     def params_before(self, i: int) -> Params:
         """The parameters iteration i starts from (i = iterations + 1: the final ones), recomputed from
         the nearest checkpoint; the ones passed on the way are kept as the recent past."""
+        with self._lock:
+            return self._params_before(i)
+
+    def _params_before(self, i: int) -> Params:
         computed, params = self._head
         if not 1 <= i <= computed + 1:
             raise IndexError(f"iteration {i} is not computed yet ({computed} of {self.iterations} are)")
@@ -186,28 +233,32 @@ class Training:
         if i in self._recent:
             self._recent.move_to_end(i)
             return self._recent[i]
-        start = ((i - 1) // self.every) * self.every + 1
+        start, checkpoint = self._checkpoints[bisect_right(self._checkpoints, i, key=lambda c: c[0]) - 1]
         # Start from a kept parameter set if one is nearer than the checkpoint.
         nearer = [j for j in self._recent if start < j < i]
         if nearer:
             start = max(nearer)
             W, b = _copy(self._recent[start])
         else:
-            W, b = _copy(self._checkpoints[(i - 1) // self.every])
+            W, b = _copy(checkpoint)
         with np.errstate(all="ignore"):
             for j in range(start, i):
-                if j >= i - RECENT_PARAMETERS and j not in self._recent:
+                if (j >= i - RECENT_STRETCH or (i - j) % RECENT_STRETCH == 0) and j not in self._recent:
                     self._remember(j, _copy((W, b)))
                 x, d = self.batch(j)
                 compute_pass(W, b, self.acts, x, d, self.loss_fn, self.lr, in_place=True)
         params = (tuple(W), tuple(b))
         self._remember(i, params)
+        # The lowest kept iterations are the next ones a step back needs: they are the last to be dropped.
+        for j in range(i, i - RECENT_STRETCH - 1, -1):
+            if j in self._recent:
+                self._recent.move_to_end(j)
         return params
 
     def _remember(self, i: int, params: Params) -> None:
         self._recent[i] = params
         self._recent.move_to_end(i)
-        while len(self._recent) > RECENT_PARAMETERS:
+        while len(self._recent) > self._recent_capacity:
             self._recent.popitem(last=False)
 
     def iteration(self, i: int) -> Run:

@@ -23,6 +23,7 @@ import os
 import random
 import resource
 import statistics
+import threading
 import subprocess
 import sys
 import tempfile
@@ -218,7 +219,12 @@ def big_scenario(folder: Path, iterations: int) -> Scenario:
 # --- part 3, in its own process -----------------------------------------------------------------------
 
 
-def memory_and_jumps(folder: Path, iterations: int = 10_000, jumps: int = 40, back_steps: int = 200) -> None:
+#: The pace of the second walk back: faster than anyone reads a step.
+KEY_INTERVAL = 0.03
+
+
+def memory_and_jumps(folder: Path, iterations: int = 10_000, jumps: int = 40, back_steps: int = 3000,
+                     paced_steps: int = 1800) -> None:
     """Run in a fresh process: prints its figures, then one line ``RESULT {json}`` for the parent."""
     rss_start = rss_text()
     scenario = big_scenario(folder, iterations)
@@ -272,7 +278,37 @@ def memory_and_jumps(folder: Path, iterations: int = 10_000, jumps: int = 40, ba
           f"(down to iteration {i}): median {statistics.median(back_times) * 1e3:.2f} ms, "
           f"p95 {percentile(back_times, 0.95) * 1e3:.2f} ms, max {max(back_times) * 1e3:.2f} ms; "
           f"boundary steps alone: median {statistics.median(crossing_times) * 1e3:.1f} ms, "
-          f"max {max(crossing_times) * 1e3:.1f} ms")
+          f"max {max(crossing_times) * 1e3:.1f} ms; "
+          f"{sum(t > 0.05 for t in back_times)} of the {back_steps} steps over 50 ms "
+          f"(checkpoints passed: {sum(1 for s, _ in training._checkpoints if i <= s <= i + crossings)})")
+    # The same as a viewer does it: a key every KEY_INTERVAL, and after each step into an earlier iteration
+    # the stretch below is prefetched on a background thread (Training.prefetch), as the app does.
+    starts = [s for s, _ in training._checkpoints if s > iterations // 4]
+    i = starts[len(starts) // 2] + 30  # 30 iterations above a checkpoint: the walk crosses two of them
+    run = training.iteration(i)
+    j = len(run.steps) - 1
+    paced, worker, low = [], None, i
+    for _ in range(paced_steps):
+        start = time.perf_counter()
+        crossed = j == 0
+        if crossed:
+            i -= 1
+            j = len(training.iteration(i).steps) - 1
+        else:
+            j -= 1
+        _ = training.iteration(i).steps[j].value
+        paced.append(time.perf_counter() - start)
+        if crossed:
+            worker = threading.Thread(target=training.prefetch, args=(i,))
+            worker.start()
+        time.sleep(KEY_INTERVAL)
+    if worker is not None:
+        worker.join()
+    passed = sum(1 for s, _ in training._checkpoints if i <= s <= low)
+    print(f"  {paced_steps} steps back at a key every {KEY_INTERVAL * 1e3:.0f} ms, prefetching the stretch below "
+          f"in the background (as the app does), through {low - i} iteration boundaries and {passed} checkpoints: "
+          f"median {statistics.median(paced) * 1e3:.2f} ms, p95 {percentile(paced, 0.95) * 1e3:.2f} ms, "
+          f"max {max(paced) * 1e3:.2f} ms; {sum(t > 0.05 for t in paced)} steps over 50 ms")
     rss_end = peak_rss_mb()
     print(f"  peak RSS (ru_maxrss) after the jumps and steps: {rss_text()}")
     print("RESULT " + json.dumps({
@@ -281,6 +317,7 @@ def memory_and_jumps(folder: Path, iterations: int = 10_000, jumps: int = 40, ba
         "jump_median": statistics.median(jump_times), "jump_p95": percentile(jump_times, 0.95),
         "jump_max": max(jump_times), "back_median": statistics.median(back_times),
         "back_p95": percentile(back_times, 0.95), "back_max": max(back_times),
+        "paced_median": statistics.median(paced), "paced_max": max(paced),
         "engine_per_iteration": run_time / iterations}))
 
 
@@ -323,14 +360,17 @@ def main(repeats: int = 7) -> None:
          result["rss_end"] < 400),
         ("jump to a random step, median", "< 150 ms", f"{result['jump_median'] * 1e3:.1f} ms",
          result["jump_median"] < 0.150),
-        ("step back, max per step", "< 50 ms", f"{result['back_max'] * 1e3:.1f} ms", result["back_max"] < 0.050),
-        ("step back, median per step", "< 50 ms", f"{result['back_median'] * 1e3:.2f} ms",
+        ("step back, keys back to back: max per step", "< 50 ms", f"{result['back_max'] * 1e3:.1f} ms",
+         result["back_max"] < 0.050),
+        ("step back, keys back to back: median", "< 50 ms", f"{result['back_median'] * 1e3:.2f} ms",
          result["back_median"] < 0.050),
+        ("step back, a key every 30 ms: max per step", "< 50 ms", f"{result['paced_max'] * 1e3:.1f} ms",
+         result["paced_max"] < 0.050),
     ]
     print("summary")
-    print(f"  {'figure':<44} {'goal':>10} {'measured':>10}  result")
+    print(f"  {'figure':<46} {'goal':>10} {'measured':>10}  result")
     for name, goal, measured, met in rows:
-        print(f"  {name:<44} {goal:>10} {measured:>10}  {'met' if met else 'not met'}")
+        print(f"  {name:<46} {goal:>10} {measured:>10}  {'met' if met else 'not met'}")
     if result.get("hwm_end") is not None:
         print(f"  (part 3's own peak by VmHWM: {result['hwm_end']:.0f} MB)")
     print(f"  (final parameters, engine vs plain: max abs difference {sgd['diff']:.3g} for sgd_regression, "

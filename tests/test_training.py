@@ -390,7 +390,7 @@ def test_a_small_budget_chooses_a_longer_interval_with_the_same_results():
     size = sum(l.W.nbytes + l.b.nbytes for l in scenario.layers)
     assert choose_interval(scenario, budget=10 ** 9) == 1
     assert choose_interval(scenario, budget=size * 4) == 10  # 40 iterations, 4 parameter sets
-    training = Training(scenario, budget=size * 4)
+    training = Training(scenario, budget=size * 4, recompute_ms=0)  # by memory alone
     training.run_all()
     assert training.every == 10 and training.checkpoint_count == 5
     for i in (33, 10, 11, 40, 1, 20, 21):
@@ -934,3 +934,23 @@ activation = "tanh"
 units = 1
 activation = "identity"
 """
+
+
+def test_prefetch_on_another_thread_keeps_the_stretch_below_and_changes_nothing():
+    import threading
+
+    from engine.training import RECENT_STRETCH
+
+    scenario = mode_scenario("regression", "5", "epoch", iterations=120)
+    reference, _ = straight_recording(scenario, batches_of(scenario))
+    training = Training(scenario, checkpoint_every=50)
+    training.run_all()
+    training.iteration(101)  # a checkpoint starts iteration 101: the stretch below is in the one before
+    assert 100 not in training._recent
+    worker = threading.Thread(target=training.prefetch, args=(101,))
+    worker.start()
+    got = {i: training.iteration(i) for i in (60, 101, 30)}  # while the prefetch runs
+    worker.join()
+    assert {100, 101 - RECENT_STRETCH} <= set(training._recent)
+    for i in (100, 99, 85, 60, 101, 30):
+        assert_same_steps((got.get(i) or training.iteration(i)).steps, reference[i - 1], f"iteration {i}")

@@ -298,6 +298,13 @@ class DebuggerScreen(Screen):
         self.query_one(ValuesPane).redraw()
         self.query_one(ParamsPane).redraw()
         self._plot()
+        self._prefetch(iteration)
+
+    @work(thread=True, exclusive=True, group="prefetch")
+    def _prefetch(self, iteration: int) -> None:
+        """Keep the iterations below this one at hand, so that stepping back stays quick (the engine
+        recomputes them from a checkpoint if need be) while the user reads this one."""
+        self.training.prefetch(iteration)
 
     def go(self, position: int, iteration: int | None = None) -> None:
         """Move to ``position`` (clamped to the run) of ``iteration`` (this one by default), pausing a
