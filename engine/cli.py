@@ -85,8 +85,8 @@ def _positive(text: str) -> int:
     return value
 
 
-def _iteration_range(text: str) -> tuple[int | None, int | None]:
-    """``A:B`` (both ends included), ``A``, ``A:`` or ``:B``, iterations counted from 1."""
+def _iteration_range(text: str) -> tuple[int | None, int | None, str]:
+    """``A:B`` (both ends included), ``A``, ``A:`` or ``:B``, iterations counted from 1; and the text."""
     first, sep, last = text.partition(":")
     try:
         a = int(first) if first.strip() else None
@@ -100,7 +100,7 @@ def _iteration_range(text: str) -> tuple[int | None, int | None]:
             raise argparse.ArgumentTypeError(f"iterations count from 1, found {v}")
     if a is not None and b is not None and b < a:
         raise argparse.ArgumentTypeError(f"expected A ≤ B, found {a}:{b}")
-    return a, b
+    return a, b, text
 
 
 def load_or_report(arg: str, verb: str | None):
@@ -139,17 +139,16 @@ def _load(arg: str, verb: str | None):
                         "`nnstep list` shows them)")
 
 
-def _iterations(scenario, wanted: tuple[int | None, int | None] | None) -> list[int] | str:
-    """The iterations to show, or why they cannot be."""
+def _iterations(scenario, wanted: tuple[int | None, int | None] | None, option: str) -> list[int] | str:
+    """The iterations to show, or why they cannot be (naming ``option`` as the user wrote it)."""
     total = scenario.training.iterations if scenario.training else 1
     if wanted is None:
         return [1]
     a, b = wanted[0] or 1, wanted[1] or total
     if b > total or a > total:
-        b = max(a, b)
         what = f"has {total} iteration{'s' if total != 1 else ''}" if scenario.training else \
             "has one iteration (no [training] table)"
-        return f"{scenario.path}: --iterations {a}:{b}: the run {what}"
+        return f"{scenario.path}: {option} asks for iteration {max(a, b)}, but the run {what}"
     return list(range(a, b + 1))
 
 
@@ -158,7 +157,8 @@ def _trace(args) -> int:
     from engine.training import Training
 
     scenario = _load(args.file, args.verb)
-    wanted = _iterations(scenario, args.iterations)
+    wanted = _iterations(scenario, args.iterations and args.iterations[:2],
+                         f"--iterations {args.iterations[2]}" if args.iterations else "")
     if isinstance(wanted, str):
         print(f"nnstep: {wanted}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -180,10 +180,9 @@ def _check(args) -> int:
     from engine.training import Training
 
     scenario = _load(args.file, args.verb)
-    wanted = _iterations(scenario, (args.iteration, args.iteration))
+    wanted = _iterations(scenario, (args.iteration, args.iteration), f"--iteration {args.iteration}")
     if isinstance(wanted, str):
-        print(f"nnstep: {wanted.replace('--iterations', '--iteration').replace(f'{args.iteration}:{args.iteration}', str(args.iteration))}",
-              file=sys.stderr)
+        print(f"nnstep: {wanted}", file=sys.stderr)
         return EXIT_BAD_INPUT
     training = Training(scenario)
     training.advance(args.iteration - 1)
