@@ -34,8 +34,10 @@ def _entry(path: Path, where: str) -> Entry:
     except ScenarioError as exc:
         return Entry(path, where, error=f"{exc.key}: {exc.message}" if exc.key else exc.message)
     first = (sc.description or sc.name).split(". ")[0].rstrip(".")
-    return Entry(path, where, sc.shape, sc.loss or "forward only", f"{sc.name}: {first}" if sc.description
-                 else sc.name)
+    loss = sc.loss or "forward only"
+    if sc.training is not None:
+        loss += f", {sc.training.iterations} iterations"
+    return Entry(path, where, sc.shape, loss, f"{sc.name}: {first}" if sc.description else sc.name)
 
 
 def _as_given(path: Path) -> Path:
