@@ -176,7 +176,7 @@ def _check(args) -> int:
     import numpy as np
 
     from engine.formats import shape_label
-    from engine.gradcheck import ATOL, H, RTOL, check_gradients, kinks
+    from engine.gradcheck import ATOL, H, RTOL, check_gradients, kinks, resolution
     from engine.training import Training
 
     scenario = _load(args.file, args.verb)
@@ -207,11 +207,19 @@ def _check(args) -> int:
     print(f"{'array':<{name_width}}  {'shape':<{shape_width}}  {'max abs error':>13}  {'max rel error':>13}  result")
     for r in rows:
         print(f"{r.name:<{name_width}}  {shape_label(r.analytic):<{shape_width}}  {r.max_abs_error:>13.3e}  "
-              f"{r.max_rel_error:>13.3e}  {'pass' if r.passed else 'FAIL'}")
-    failed = [r.name for r in rows if not r.passed]
+              f"{r.max_rel_error:>13.3e}  {'pass' if r.passed else 'n/a' if r.unresolved else 'FAIL'}")
+    failed = [r.name for r in rows if not r.passed and not r.unresolved]
+    unresolved = [r.name for r in rows if r.unresolved]
     print()
-    if failed:
-        print(f"FAILED: {', '.join(failed)} disagree{'s' if len(failed) == 1 else ''} with finite differences")
+    if failed or unresolved:
+        if failed:
+            print(f"FAILED: {', '.join(failed)} disagree{'s' if len(failed) == 1 else ''} with finite differences")
+        if unresolved:
+            loss = float(next(s.value for s in result.steps if s.phase == "loss"))
+            print(f"NOT CHECKED: {', '.join(unresolved)}: the loss is {loss:.3g}, so central differences "
+                  f"(h = {H:g}) lose everything below {resolution(loss):.2g} to rounding, and every entry "
+                  f"of {'this array' if len(unresolved) == 1 else 'these arrays'} is smaller; a loss this "
+                  f"large usually means the run has diverged")
         for note in kinks(result):
             print(f"note: {note}; finite differences straddle the kink there")
         overflowed = next((s.name for s in result.steps if not np.all(np.isfinite(s.value))), None)

@@ -954,3 +954,17 @@ def test_prefetch_on_another_thread_keeps_the_stretch_below_and_changes_nothing(
     assert {100, 101 - RECENT_STRETCH} <= set(training._recent)
     for i in (100, 99, 85, 60, 101, 30):
         assert_same_steps((got.get(i) or training.iteration(i)).steps, reference[i - 1], f"iteration {i}")
+
+
+def test_check_does_not_pass_gradients_too_small_for_the_loss_to_resolve(tmp_path):
+    """A diverged run's loss of about 1e73 swamps central differences: the check must not say pass."""
+    text = (Path(find_bundled("sgd_regression")).read_text(encoding="utf-8")
+            .replace("learning_rate = 0.07", "learning_rate = 3"))
+    path = tmp_path / "diverge.toml"
+    path.write_text(text, encoding="utf-8")
+    result = cli_run("check", path, "--iteration", "100")
+    assert result.returncode == 1, result.stdout
+    assert "NOT CHECKED: delta2, grad_b2: the loss is 2.22e+73" in result.stdout
+    assert "n/a" in result.stdout and "all 6 gradients agree" not in result.stdout
+    early = cli_run("check", path, "--iteration", "5")  # before it blows up: a normal pass
+    assert early.returncode == 0 and "all 6 gradients agree" in early.stdout
