@@ -263,28 +263,54 @@ def _train(args) -> int:
     reports = sorted({max(1, round(total * k / args.reports)) for k in range(1, args.reports + 1)})
     width = len(str(total))
     start = time.perf_counter()
+    try:
+        _train_loop(training, reports, bar, args.reports, width, total)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.clear()
+        print(f"nnstep: interrupted after {training.computed} of {total} iterations; nothing saved",
+              file=sys.stderr)
+        return 130
+    elapsed = time.perf_counter() - start
+    if bar is not None:
+        bar.clear()
+    print()
+    _train_summary(scenario, training, total, elapsed)
+    if not np.all(np.isfinite(training.losses)):
+        first = int(np.flatnonzero(~np.isfinite(training.losses))[0]) + 1
+        print(f"note: the loss is not finite from iteration {first} on: the run diverged (try a smaller "
+              f"learning rate)")
+    if args.save:
+        return _save(args.save, training)
+    return EXIT_OK
+
+
+def _train_loop(training, reports, bar, count: int, width: int, total: int) -> int:
+    """Advance to each report, printing its line; return the iterations done."""
+    import numpy as np
+
     done = 0
     for report in reports:
         while done < report:
             done += training.advance(min(report - done, max(1, total // 200)))
             if bar is not None:
                 bar.show(done)
-        since = max(0, done - max(1, total // args.reports))
+        since = max(0, done - max(1, total // count))
         window = training.losses[since:done]
-        line = f"iteration {done:>{width}}/{total}  this batch: loss {training.losses[done - 1]:.6g}"
+        line = f"iteration {done:>{width}}/{total}  batch loss {training.losses[done - 1]:.5g}"
         if training.accuracies is not None:
-            line += f", accuracy {training.accuracies[done - 1]:.1%}"
+            line += f", accuracy {training.accuracies[done - 1]:.0%}"
         if window.size > 1:
-            line += f"  ·  mean of the last {window.size} batches: loss {np.mean(window):.6g}"
+            line += f"  ·  mean of the last {window.size}: loss {np.mean(window):.5g}"
             if training.accuracies is not None:
                 line += f", accuracy {np.mean(training.accuracies[since:done]):.1%}"
         if bar is not None:
             bar.clear()
         print(line, flush=True)
-    elapsed = time.perf_counter() - start
-    if bar is not None:
-        bar.clear()
-    print()
+    return done
+
+
+def _train_summary(scenario, training, total: int, elapsed: float) -> None:
     print(f"{total} iteration{'s' if total != 1 else ''} in {elapsed:.2f} s")
     final = training.evaluate(scenario.x, scenario.d)
     print(f"final parameters on the {final.samples} training sample{'s' if final.samples != 1 else ''}: "
@@ -293,21 +319,21 @@ def _train(args) -> int:
         test = training.evaluate(scenario.test_x, scenario.test_d)
         print(f"on the {test.samples} held-out test samples: loss {test.loss:.6g}"
               + (f", accuracy {test.accuracy:.1%}" if test.accuracy is not None else ""))
-    if not np.all(np.isfinite(training.losses)):
-        first = int(np.flatnonzero(~np.isfinite(training.losses))[0]) + 1
-        print(f"note: the loss is not finite from iteration {first} on: the run diverged (try a smaller "
-              f"learning rate)")
-    if args.save:
-        arrays = {}
-        for l, layer in enumerate(training.final_layers(), start=1):
-            arrays[f"W{l}"], arrays[f"b{l}"] = layer.W, layer.b
-        try:
-            np.savez(args.save, **arrays)
-        except OSError as exc:
-            print(f"nnstep: {args.save}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        saved = args.save if args.save.endswith(".npz") else args.save + ".npz"
-        print(f"saved {', '.join(arrays)} to {saved}")
+
+
+def _save(path: str, training) -> int:
+    import numpy as np
+
+    arrays = {}
+    for l, layer in enumerate(training.final_layers(), start=1):
+        arrays[f"W{l}"], arrays[f"b{l}"] = layer.W, layer.b
+    try:
+        np.savez(path, **arrays)
+    except OSError as exc:
+        print(f"nnstep: {path}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    saved = path if path.endswith(".npz") else path + ".npz"
+    print(f"saved {', '.join(arrays)} to {saved}")
     return EXIT_OK
 
 

@@ -127,7 +127,8 @@ def scenario_dict(sc: Scenario) -> dict:
         # then the first traced iteration's batch and the parameters that iteration starts from.
         "training": None if sc.training is None else {
             "iterations": sc.training.iterations, "batch_size": sc.training.batch_size or "all",
-            "seed": sc.training.seed, "sampling": sc.training.sampling, "data": sc.data_note},
+            "seed": sc.training.seed, "sampling": sc.training.sampling, "data": sc.data_note,
+            "held_out_rows": None if sc.held_out is None else list(sc.held_out)},
     }
 
 
@@ -146,10 +147,20 @@ def render_json(run: Run | list[Run]) -> str:
     doc = {"scenario": scenario_dict(runs[0].scenario), "steps": steps}
     if runs[0].scenario.training is not None:
         # Each traced iteration's batch: training-set rows counted from 0 (null: the whole training set).
-        doc["iterations"] = [{"iteration": one.steps[0].iteration, "batch_rows": one.batch_rows, "note": one.note}
-                             for one in runs]
+        doc["iterations"] = [{"iteration": one.steps[0].iteration, "batch_rows": one.batch_rows,
+                              "batch_accuracy": batch_accuracy(one), "note": one.note} for one in runs]
     return json.dumps(doc, indent=1,
                       ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def batch_accuracy(run: Run) -> float | None:
+    """A classifier's accuracy on the run's batch (its y against d); None for a regression."""
+    from engine.training import correct, is_classifier
+
+    if not is_classifier(run.scenario):
+        return None
+    y = next(s.value for s in run.steps if s.name == "y")
+    return float(np.mean(correct(y, run.scenario.d, run.scenario.loss)))
 
 
 # --- seed --------------------------------------------------------------------------------------------

@@ -107,6 +107,8 @@ class Scenario:
     image: tuple[int, int] | None = None
     #: Where the data came from, in words (``100000 generated samples …``), for a training run.
     data_note: str = ""
+    #: The rows of the data (generated or from the file, counted from 0) held out for testing.
+    held_out: tuple[int, ...] | None = None
 
     @property
     def shape(self) -> str:
@@ -286,14 +288,14 @@ def parse_scenario(text: str, path: str | Path | None = None) -> Scenario:
 
     training = _read_training(reader, doc, loss)
     data_rng, init_rng, _ = random_streams(0 if training is None else training.seed)
-    test_x = test_d = image = None
+    test_x = test_d = image = held_out = None
     data_note = ""
     if "data" in doc:
         for key in ("x", "d"):
             if key in doc:
                 raise reader.fail(key, "the [data] table gives the samples; write either inline x and d "
                                   "or a [data] table, not both")
-        x, d, test_x, test_d, image, data_note = _read_data(reader, doc, data_rng)
+        x, d, test_x, test_d, image, data_note, held_out = _read_data(reader, doc, data_rng)
     elif "x" not in doc:
         raise reader.fail("x", "missing; expected the input: one sample as a vector, or a batch as a "
                           "matrix with one row per sample (or a [data] table for a training run)")
@@ -328,11 +330,15 @@ def parse_scenario(text: str, path: str | Path | None = None) -> Scenario:
             _check_loss(reader, loss, layers, test_d, d_key)
     if training is not None:
         _check_batch(reader, training, x)
+        if not data_note:
+            samples = 1 if x.ndim == 1 else x.shape[0]
+            data_note = f"the scenario's own x and d ({samples} sample{'s' if samples != 1 else ''})"
 
     integer_arrays = {_seed_name(key) for key in reader.integer_arrays}
     return Scenario(name=name, description=description, x=x, layers=tuple(layers), loss=loss, d=d,
                     learning_rate=learning_rate, path=path, integer_arrays=frozenset(integer_arrays),
-                    training=training, test_x=test_x, test_d=test_d, image=image, data_note=data_note)
+                    training=training, test_x=test_x, test_d=test_d, image=image, data_note=data_note,
+                    held_out=held_out)
 
 
 def _read_training(reader: _Reader, doc: dict, loss: str | None) -> TrainingConfig | None:
@@ -390,6 +396,7 @@ def _read_data(reader: _Reader, doc: dict, rng: np.random.Generator):
                               f"found {shape[0]} × {shape[1]} = {shape[0] * shape[1]}")
         image = (shape[0], shape[1])
     test_x = test_d = None
+    held_out = None
     if "test_samples" in table:
         held = reader.integer(table, "test_samples", "data.test_samples", 1)
         if held >= x.shape[0]:
@@ -398,8 +405,9 @@ def _read_data(reader: _Reader, doc: dict, rng: np.random.Generator):
         order = rng.permutation(x.shape[0])
         test, train = np.sort(order[:held]), np.sort(order[held:])
         test_x, test_d, x, d = x[test], d[test], x[train], d[train]
-        note += f"; {held} held out for testing, {x.shape[0]} to train on"
-    return x, d, test_x, test_d, image, note
+        note += f"; {held} held out for testing, the other {x.shape[0]}, in order, to train on"
+        held_out = tuple(int(r) for r in test)
+    return x, d, test_x, test_d, image, note, held_out
 
 
 def _generate_data(reader: _Reader, table: dict, rng: np.random.Generator):

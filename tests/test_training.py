@@ -968,3 +968,12 @@ def test_check_does_not_pass_gradients_too_small_for_the_loss_to_resolve(tmp_pat
     assert "n/a" in result.stdout and "all 6 gradients agree" not in result.stdout
     early = cli_run("check", path, "--iteration", "5")  # before it blows up: a normal pass
     assert early.returncode == 0 and "all 6 gradients agree" in early.stdout
+
+
+def test_the_readme_quotes_nnstep_train_as_it_prints():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    quoted = next(line.strip() for line in readme.splitlines() if line.strip().startswith("iteration 600/600"))
+    out = cli_run("train", "digits_minibatch").stdout
+    assert quoted in out.splitlines()
+    assert "accuracy 96.7%" in out and "accuracy 98.0%" in out  # the README's train and test figures
+    assert "96.7 %" in readme and "98.0 %" in readme

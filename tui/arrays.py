@@ -138,7 +138,11 @@ def labelled(name: str, array: np.ndarray, label_width: int, digits: int, width:
         # does not fit there either wraps beside its label instead, as numpy prints it.
         below = array_lines(a, digits, max(24, width - 4), written)
         if a.ndim == 1 and any("…" in line.plain for line in below):
-            body = array_lines(a, digits, max(24, width - indent), written, wrap=True)
+            wrapped = array_lines(a, digits, max(24, width - indent), written, wrap=True)
+            if a.size / len(wrapped) >= 3:  # three or more to a line beside the label reads as one array
+                body = wrapped
+            else:
+                below = array_lines(a, digits, max(24, width - 4), written, wrap=True)
         if any("…" in line.plain for line in body) and indent > 4:
             head.rstrip()
             indent = 4

@@ -46,6 +46,7 @@ DEFAULT_SPEED = 1
 
 #: Bindings that only a training run offers.
 TRAINING_ONLY = ("next_iteration", "previous_iteration", "goto_iteration")
+#: ... of which "goto_iteration" is listed in the Footer only on a wide screen (see check_action).
 
 #: Below these sizes the layout drops panes (see app.tcss).
 NARROW_WIDTH, SLIM_WIDTH, SHORT_HEIGHT, LOW_HEIGHT, TINY_WIDTH, TINY_HEIGHT = 110, 80, 30, 22, 60, 16
@@ -87,6 +88,9 @@ class DebuggerScreen(Screen):
         Binding("comma", "previous_iteration", "Prev iter", key_display=",", show=False,
                 tooltip="Training: the same step of the previous iteration", id="previous_iteration"),
         Binding("i", "goto_iteration", "Iteration…", tooltip="Training: go to iteration N", id="goto_iteration"),
+        # The same key, out of the Footer below 110 columns, where Quit needs the room (one id: one remap).
+        Binding("i", "goto_iteration_unlisted", "Iteration…", show=False, tooltip="Training: go to iteration N",
+                id="goto_iteration"),
     ]
 
     # repaint=False: the panes repaint themselves; repainting the whole screen on every step costs more.
@@ -195,6 +199,7 @@ class DebuggerScreen(Screen):
         self.set_class(height < LOW_HEIGHT, "-low")
         self.set_class(tiny, "-tiny")
         self.set_class(height < SHORT_HEIGHT, "-short")
+        self.refresh_bindings()  # the Footer lists "i" only on a wide screen
         if self.training is not None:
             self.query_one(LossPane).set_compact(height < SHORT_HEIGHT)
         footer = self.query_one(Footer)
@@ -336,8 +341,12 @@ class DebuggerScreen(Screen):
             return
         if self.position == self.last:
             keys = self.app.key_names()
-            self.say(f"This is the last step. {keys['previous_step'].split(' / ')[0]} steps back, "
-                     f"{keys['first_step'].split(' / ')[0]} goes to the start.")
+            if self.training is not None:
+                self.say(f"This is the last step of the last iteration. {keys['previous_step'].split(' / ')[0]} "
+                         f"steps back, {keys['goto_iteration']} goes to any iteration.")
+            else:
+                self.say(f"This is the last step. {keys['previous_step'].split(' / ')[0]} steps back, "
+                         f"{keys['first_step'].split(' / ')[0]} goes to the start.")
         self.go(self.position + 1)
 
     def action_previous_step(self) -> None:
@@ -380,6 +389,9 @@ class DebuggerScreen(Screen):
                 self.go(self.position, iteration)
 
         self.app.push_screen(IterationDialog(self.iteration, self.total, self.training.computed), chosen)
+
+    def action_goto_iteration_unlisted(self) -> None:
+        self.action_goto_iteration()
 
     def action_first_step(self) -> None:
         self.go(START)
@@ -429,8 +441,12 @@ class DebuggerScreen(Screen):
             return not self.playing
         if action == "pause":
             return self.playing
+        if action == "goto_iteration":
+            return self.training is not None and not self.has_class("-reduced")
         if action in TRAINING_ONLY:
             return self.training is not None
+        if action == "goto_iteration_unlisted":
+            return self.training is not None and self.has_class("-reduced")
         return True
 
     def action_pause(self) -> None:

@@ -20,7 +20,7 @@ class LossPane(TextView):
     """Per-batch loss over the iterations (log scale when it spans decades), and accuracy for classifiers.
 
     With more iterations than columns, a column is the mean of its iterations, and the border says so;
-    the scale spans the smallest and largest loss of any one batch.
+    the scale spans the columns drawn (the title gives the current batch's own loss).
     """
 
     def __init__(self, classifier: bool, **kwargs) -> None:
@@ -79,12 +79,15 @@ class LossPane(TextView):
     def _picture(self, losses, accuracies, computed: int, current: int, width: int) -> Text:
         total = len(losses)
         text = Text()
-        loss_cols, _ = history_columns(losses, computed, width)
+        loss_cols, firsts = history_columns(losses, computed, width)
         seen = losses[:computed]
-        scale, legend = _scale(seen[np.isfinite(seen)])
-        per = max(1, round(total / len(loss_cols)))
+        scale, legend = _scale(loss_cols[np.isfinite(loss_cols)])
+        sizes = np.diff(np.append(firsts, total + 1))
+        few, many = int(sizes.min()), int(sizes.max())
+        per = "one iteration per column" if many == 1 else \
+            f"column: mean of {few} iterations" if few == many else f"column: mean of {few}–{many} iterations"
         bad = np.flatnonzero(~np.isfinite(seen))
-        parts = [legend, "one iteration per column" if per == 1 else f"column: mean of {per} iterations"]
+        parts = [legend, per]
         if bad.size:
             parts.insert(0, f"✕ not finite from iteration {bad[0] + 1}")
         if self.compact and computed < total:
@@ -100,7 +103,7 @@ class LossPane(TextView):
         if self.compact:
             text.rstrip()
         else:
-            text.append_text(self._caption(width, total, computed))
+            text.append_text(self._caption(width, total, computed, current))
         return text
 
     @staticmethod
@@ -109,11 +112,12 @@ class LossPane(TextView):
         the marked column in yellow, a column that is not finite as a red ✕ at full height."""
         levels = rows * 8
         tops = [None if h is None else levels if math.isinf(h) else max(1, round(h * levels)) for h in heights]
-        styles = [f"{CURRENT} on {PENDING}" if c == current else DIVERGED if h is not None and math.isinf(h)
-                  else colour for c, h in enumerate(heights)]
+        diverged = [h is not None and math.isinf(h) for h in heights]
+        styles = [f"{CURRENT} on {PENDING}" if c == current else DIVERGED if diverged[c] else colour
+                  for c in range(len(heights))]
         for r in range(rows):
             floor = (rows - 1 - r) * 8
-            cells = ["✕" if styles[c] == DIVERGED else " " if t is None else BARS[min(8, max(0, t - floor))]
+            cells = ["✕" if diverged[c] else " " if t is None else BARS[min(8, max(0, t - floor))]
                      for c, t in enumerate(tops)]
             start = 0
             for c in range(1, len(cells) + 1):
@@ -122,7 +126,7 @@ class LossPane(TextView):
                     start = c
             text.append("\n")
 
-    def _caption(self, width: int, total: int, computed: int) -> Text:
+    def _caption(self, width: int, total: int, computed: int, current: int) -> Text:
         if computed < total:
             label = f" computing {computed}/{total} iterations {computed / total:.0%}"
             bar = max(4, width - len(label) - 1)
@@ -133,13 +137,26 @@ class LossPane(TextView):
             else "batch loss · iterations ▸"
         if len(middle) + len(left) + len(right) + 2 > width:
             middle = "iterations ▸"
-        gap = max(1, width - len(left) - len(right) - len(middle))
-        return Text(left + " " * (gap // 2) + middle + " " * (gap - gap // 2) + right, style="#9a9a9a")
+        cells = list(" " * width)
+        # The first and last iteration's numbers at the ends, moved in when the marker is on them.
+        lo = 0 if current > len(left) else current + 2
+        hi = width - len(right) if current < width - len(right) - 1 else current - 1 - len(right)
+        cells[lo:lo + len(left)] = left
+        cells[hi:hi + len(right)] = right
+        start = (len(cells) - len(middle)) // 2
+        if start - 1 <= current <= start + len(middle):  # the label moves aside for the marker
+            start = current + 2 if current + 2 + len(middle) < hi - 1 else max(lo + len(left) + 1, current - 1 - len(middle))
+        cells[start:start + len(middle)] = middle
+        line = "".join(cells)[:width]
+        if not 0 <= current < len(line):
+            return Text(line, style="#9a9a9a")
+        # ▲ under the current iteration's column: the mark is not colour alone.
+        return Text.assemble((line[:current], "#9a9a9a"), ("▲", CURRENT), (line[current + 1:], "#9a9a9a"))
 
 
 def _scale(values: np.ndarray):
     """A function from a value to a bar height in [0, 1] (None for nothing to draw; inf stays inf), and its
-    legend, for ``values``: the finite losses of every computed iteration."""
+    legend, for ``values``: the finite columns drawn."""
     if values.size == 0:
         return (lambda v: None), ""
     lo, hi = float(values.min()), float(values.max())
@@ -151,7 +168,7 @@ def _scale(values: np.ndarray):
                 return None if math.isnan(v) else v
             return (math.log10(v) - a) / (b - a)
 
-        return log_height, f"log scale {lo:.2g} … {hi:.3g}"
+        return log_height, f"log scale {lo:.3g} … {hi:.3g}"
     base = min(lo, 0.0)
     span = hi - base or 1.0
 
@@ -160,4 +177,4 @@ def _scale(values: np.ndarray):
             return None if math.isnan(v) else v
         return (v - base) / span
 
-    return linear_height, f"{base:.2g} … {hi:.3g}"
+    return linear_height, f"{base:.3g} … {hi:.3g}"

@@ -129,6 +129,8 @@ class NetworkPane(TextView):
 
     def caption(self, pos: int) -> str:
         if pos < 0:
+            if self.run.scenario.training is not None and iteration_of(self.run) > 1:
+                return f"start of iteration {iteration_of(self.run)}: its forward pass is next"
             return "start: nothing computed yet"
         step = self.run.steps[pos]
         where = f"layer {step.layer}" if step.layer is not None else "output"

@@ -92,11 +92,16 @@ class OperationPane(ScrollingTextView):
         return text
 
     def title(self, position: int) -> str:
+        """``Operation · iteration 537/1000 · step 9/15 · backward · layer 1``; in a narrow pane a training
+        run's title starts ``Iteration 537/1000``, so that the step number stays in view."""
         training = self.run.scenario.training
-        head = "Operation" if training is None else \
-            f"Operation · iteration {iteration_of(self.run)}/{training.iterations}"
         if position < 0:
-            return f"{head} · start · {len(self.run.steps)} steps ahead"
-        step = self.run.steps[position]
-        where = f"layer {step.layer}" if step.layer is not None else "output"
-        return f"{head} · step {position + 1}/{len(self.run.steps)} · {step.phase} · {where}"
+            tail = f"start · {len(self.run.steps)} steps ahead"
+        else:
+            step = self.run.steps[position]
+            where = f"layer {step.layer}" if step.layer is not None else "output"
+            tail = f"step {position + 1}/{len(self.run.steps)} · {step.phase} · {where}"
+        if training is None:
+            return f"Operation · {tail}"
+        full = f"Operation · iteration {iteration_of(self.run)}/{training.iterations} · {tail}"
+        return full if len(full) <= self.size.width - 4 else "Iteration " + full.removeprefix("Operation · iteration ")
