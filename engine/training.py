@@ -30,11 +30,12 @@ from engine.steps import Run, compute_pass, iteration_steps
 
 #: Memory for parameter checkpoints; K is at least the smallest interval that keeps them within it.
 CHECKPOINT_BUDGET = 160 * 2**20
-#: ... and at least as many iterations as take this long to recompute (measured on the first ones):
+#: ... and at least as many iterations as take this long to recompute (timed on the first ones):
 #: a small network is cheap to recompute, so it need not pay for a copy of its parameters every iteration.
 RECOMPUTE_MS = 30.0
-#: Iterations timed before K is chosen by time.
-TIMED_ITERATIONS = 16
+#: K is chosen by time once these iterations are done, from the time the last half of them took (the
+#: first ones warm up, and in the app they share the machine with the screen starting).
+TIMED_ITERATIONS = 48
 #: Parameter sets kept from the last recomputation (the recent past): the last RECENT_STRETCH, and one
 #: every RECENT_STRETCH iterations before that back to the checkpoint, so that stepping back through
 #: the iterations recomputes at most RECENT_STRETCH of them at a time within a checkpoint's stretch.
@@ -100,6 +101,7 @@ class Training:
         #: and, once the first iterations are timed, grows to what recomputes in ``recompute_ms``.
         self._by_memory = choose_interval(scenario, budget)
         self._tune_ms = None if checkpoint_every else recompute_ms
+        self._clock = 0.0
         # Until the first iterations are timed, no checkpoint more often than after them.
         self.every = checkpoint_every or max(self._by_memory, TIMED_ITERATIONS if recompute_ms else 1)
         self.acts = [ACTIVATIONS[layer.activation] for layer in scenario.layers]
@@ -173,8 +175,7 @@ class Training:
         losses, accuracies, loss = self.losses, self.accuracies, self.scenario.loss
         batch, checkpoints = self.batch, self._checkpoints
         last = checkpoints[-1][0]
-        timed = TIMED_ITERATIONS if self._tune_ms is not None and computed < TIMED_ITERATIONS else 0
-        started = time.perf_counter()
+        tuning = self._tune_ms is not None and computed < TIMED_ITERATIONS
         with np.errstate(all="ignore"):
             for i in range(computed + 1, computed + todo + 1):
                 x, d = batch(i)
@@ -182,15 +183,17 @@ class Training:
                 losses[i - 1] = p.loss
                 if accuracies is not None:
                     accuracies[i - 1] = np.mean(correct(p.zs[-1], d, loss))
-                if i == timed:
-                    every = self._tune(every, (time.perf_counter() - started) / (i - computed))
+                if tuning and i == TIMED_ITERATIONS // 2:
+                    self._clock = time.perf_counter()
+                elif tuning and i == TIMED_ITERATIONS:
+                    every = self._tune((time.perf_counter() - self._clock) / (TIMED_ITERATIONS // 2))
                 if i + 1 - last >= every:
                     last = i + 1
                     checkpoints.append((last, _copy((W, b))))
         self._head = (computed + todo, (tuple(W), tuple(b)))
         return todo
 
-    def _tune(self, every: int, seconds_per_iteration: float) -> int:
+    def _tune(self, seconds_per_iteration: float) -> int:
         """K: what the budget needs, or more if recomputing that many iterations is still quick."""
         by_time = int(self._tune_ms / 1000 / max(seconds_per_iteration, 1e-9))
         self.every = max(self._by_memory, min(self.iterations, by_time))
