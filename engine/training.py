@@ -32,7 +32,7 @@ from engine.steps import Run, compute_pass, iteration_steps
 CHECKPOINT_BUDGET = 160 * 2**20
 #: ... and at least as many iterations as take this long to recompute (timed on the first ones):
 #: a small network is cheap to recompute, so it need not pay for a copy of its parameters every iteration.
-RECOMPUTE_MS = 30.0
+RECOMPUTE_MS = 60.0
 #: K is chosen by time once these iterations are done, from the time the last half of them took (the
 #: first ones warm up, and in the app they share the machine with the screen starting).
 TIMED_ITERATIONS = 48
