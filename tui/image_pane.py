@@ -48,7 +48,12 @@ class ImagePane(TextView):
         self.show_cached(key, lambda width: self.render_batch(width, run.steps[y_step].value if knows_y else None))
         batch = len(np.atleast_2d(run.scenario.x))
         count = self.fits(self.scrollable_content_region.width, batch)
-        self.border_title = f"Input x · {'image' if batch == 1 else f'first {count} of {batch} images'}"
+        if batch == 1:
+            self.border_title = "Input x · image"
+        elif self.size.width >= 36:
+            self.border_title = f"Input x · first {count} of {batch} images"
+        else:
+            self.border_title = f"x: {count} of {batch} images"
 
     def fits(self, width: int, batch: int) -> int:
         """How many images fit in ``width`` columns."""

@@ -133,7 +133,7 @@ class LossPane(TextView):
             filled = round(bar * computed / total)
             return Text.assemble(("█" * filled, ACCURACY), ("·" * (bar - filled), "#6c6c6c"), (label, "#c0c0c0"))
         left, right = "1", str(total)
-        middle = "▲ batch loss · ▼ batch accuracy 0–100% · iterations ▸" if self.classifier \
+        middle = "top: batch loss · below: batch accuracy 0–100% · iterations ▸" if self.classifier \
             else "batch loss · iterations ▸"
         if len(middle) + len(left) + len(right) + 2 > width:
             middle = "iterations ▸"
