@@ -46,28 +46,35 @@ class MinimalApp(App):
         self.query_one("#n", Static).update(str(self.count))
 
 
+class KeyTimer:
+    """Times a key from the moment it is sent to the last screen write it caused (``App._display``)."""
+
+    def __init__(self, app: App) -> None:
+        self.stamps: list[float] = []
+        display = app._display
+
+        def spy(screen, renderable):
+            display(screen, renderable)
+            self.stamps.append(time.perf_counter())
+
+        app._display = spy  # type: ignore[method-assign]
+
+    async def press(self, pilot, key: str) -> float:
+        before = len(self.stamps)
+        t0 = time.perf_counter()
+        await pilot.press(key)
+        await pilot.pause()
+        while len(self.stamps) == before:  # the refresh has not been written yet
+            await asyncio.sleep(0)
+        return self.stamps[-1] - t0
+
+
 async def key_latencies(app: App, keys: list[str], size=(120, 36)) -> list[float]:
     """Seconds from sending each key to the last screen write it caused."""
-    stamps: list[float] = []
-    display = app._display
-
-    def spy(screen, renderable):
-        display(screen, renderable)
-        stamps.append(time.perf_counter())
-
-    app._display = spy  # type: ignore[method-assign]
-    out = []
+    timer = KeyTimer(app)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
-        for key in keys:
-            before = len(stamps)
-            t0 = time.perf_counter()
-            await pilot.press(key)
-            await pilot.pause()
-            while len(stamps) == before:  # the refresh has not been written yet
-                await asyncio.sleep(0)
-            out.append(stamps[-1] - t0)
-    return out
+        return [await timer.press(pilot, key) for key in keys]
 
 
 def summary(values: list[float]) -> tuple[float, float]:
@@ -98,14 +105,7 @@ async def training_latencies(app, size=(120, 36)) -> dict[str, list[float]]:
     """Key latencies on a training run once it is computed: steps inside an iteration, steps across an
     iteration boundary (n on the last step, p at the start), the same step of the next and previous
     iteration (. and ,), and a jump to a far iteration through the dialog (Enter to screen)."""
-    stamps: list[float] = []
-    display = app._display
-
-    def spy(screen, renderable):
-        display(screen, renderable)
-        stamps.append(time.perf_counter())
-
-    app._display = spy  # type: ignore[method-assign]
+    timer = KeyTimer(app)
     out: dict[str, list[float]] = {"inside": [], "boundary": [], "iteration": [], "jump": []}
 
     async with app.run_test(size=size) as pilot:
@@ -115,13 +115,7 @@ async def training_latencies(app, size=(120, 36)) -> dict[str, list[float]]:
         total, last = screen.total, screen.last
 
         async def timed(kind: str, key: str) -> None:
-            before = len(stamps)
-            t0 = time.perf_counter()
-            await pilot.press(key)
-            await pilot.pause()
-            while len(stamps) == before:
-                await asyncio.sleep(0)
-            out[kind].append(stamps[-1] - t0)
+            out[kind].append(await timer.press(pilot, key))
 
         for _ in range(3):  # forward through three iterations, then back through them
             for _ in range(last + 1):

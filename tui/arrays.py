@@ -88,37 +88,40 @@ def array_lines(array: np.ndarray, digits: int = 4, width: int = 80,
             lines.append(line)
             continue
         line = Text("[ " if len(lines) == 0 or a.ndim == 1 else "  ")
-        for c in cols:
-            if c is None:
-                line.append("…  ", style=SHAPE)
-                continue
-            v = float(matrix[r, c])
-            style = _style(v)
-            if mask is not None and mask[r, c]:
-                style = f"{style} {WRITTEN}"
-            line.append(_cell(v, fmt).rjust(cell_width), style=style)
-            line.append("  ")
+        _append_cells(line, matrix[r], None if mask is None else mask[r], cols, fmt, cell_width)
         lines.append(line)
+    return _closed(lines)
+
+
+def _append_cells(line: Text, row: np.ndarray, written: np.ndarray | None, cols, fmt: str, cell_width: int) -> None:
+    """The entries ``cols`` of ``row`` (None: the ellipsis), right-aligned, coloured by sign, written ones marked."""
+    for c in cols:
+        if c is None:
+            line.append("…  ", style=SHAPE)
+            continue
+        v = float(row[c])
+        style = _style(v)
+        if written is not None and written[c]:
+            style = f"{style} {WRITTEN}"
+        line.append(_cell(v, fmt).rjust(cell_width), style=style)
+        line.append("  ")
+
+
+def _closed(lines: list[Text]) -> list[Text]:
     lines[-1].rstrip()
     lines[-1].append(" ]")
     return lines
 
 
 def _wrapped(a: np.ndarray, mask: np.ndarray | None, fmt: str, cell_width: int, per_line: int) -> list[Text]:
+    """A vector over several lines of ``per_line`` entries, as numpy wraps a long one."""
     lines = []
     for start in range(0, a.size, per_line):
         line = Text("[ " if start == 0 else "  ")
-        for i in range(start, min(a.size, start + per_line)):
-            v = float(a[i])
-            style = _style(v)
-            if mask is not None and mask[0, i]:
-                style = f"{style} {WRITTEN}"
-            line.append(_cell(v, fmt).rjust(cell_width), style=style)
-            line.append("  ")
+        _append_cells(line, a, None if mask is None else mask[0], range(start, min(a.size, start + per_line)),
+                      fmt, cell_width)
         lines.append(line)
-    lines[-1].rstrip()
-    lines[-1].append(" ]")
-    return lines
+    return _closed(lines)
 
 
 def labelled(name: str, array: np.ndarray, label_width: int, digits: int, width: int,
