@@ -271,11 +271,9 @@ class Training:
         if i in self._recorded:
             self._recorded.move_to_end(i)
             return self._recorded[i]
-        W, b = self.params_before(i)
+        layers = self._layers(self.params_before(i))
         x, d = self.batch(i)
         sc = self.scenario
-        layers = tuple(Layer(W=w, b=bias, activation=layer.activation)
-                       for w, bias, layer in zip(W, b, sc.layers))
         steps = iteration_steps(layers, x, d, sc.loss, sc.learning_rate, iteration=i)
         rows = self.sample_numbers(i)
         result = Run(scenario=replace(sc, layers=layers, x=x, d=d), steps=tuple(steps), note=self.start_note(i),
@@ -315,7 +313,11 @@ class Training:
 
     def final_layers(self) -> tuple[Layer, ...]:
         """The parameters after the last computed iteration."""
-        W, b = self._head[1]
+        return self._layers(self._head[1])
+
+    def _layers(self, params: Params) -> tuple[Layer, ...]:
+        """A parameter set as the scenario's layers (their activations with these W and b)."""
+        W, b = params
         return tuple(Layer(W=w, b=bias, activation=layer.activation)
                      for w, bias, layer in zip(W, b, self.scenario.layers))
 
