@@ -1,9 +1,9 @@
-"""nnstep's engine: scenario files, the ops of a dense network, the ordered steps of a run, gradient checks.
+"""nnstep's engine: scenario files, the ops of a dense network, the recorded steps of an iteration,
+sessions over training runs, gradient checks, renderings and the headless command line.
 
-Pure numpy; it never imports Textual. Modules: ``scenario`` (loading and validation), ``ops`` (each
-activation and loss with its derivative), ``steps`` (a run as an ordered list of steps), ``gradcheck``
-(central differences), ``formats`` (text, JSON and seed printouts), ``bundled`` (the shipped scenarios)
-and ``cli`` (the headless command line). Kept free of imports so that ``nnstep --help`` starts fast.
+Pure numpy; it never imports Textual. Kept free of imports so that ``nnstep --help`` starts fast.
 """
 
-__version__ = "0.1.0"
+from nnstep import __version__
+
+__all__ = ["__version__"]

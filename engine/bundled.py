@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def bundled_dir() -> Path:
-    return Path(str(files("scenarios")))
+    return Path(str(files("nnstep.scenarios")))
 
 
 def bundled_scenarios() -> list[Path]:

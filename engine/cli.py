@@ -1,6 +1,6 @@
 """The headless command line: ``nnstep trace``, ``nnstep check``, ``nnstep train`` and ``nnstep list``.
 
-(``nnstep FILE`` and plain ``nnstep`` open the debugger; :mod:`tui.launch` sends the verbs here.)
+(``nnstep FILE`` and plain ``nnstep`` open the debugger; :mod:`nnstep.tui.launch` sends the verbs here.)
 
 Exit codes: 0 ok, 1 a gradient check failed, 2 bad input or usage. Only argparse is imported at start,
 so ``nnstep --help`` answers without loading numpy; each verb imports what it needs.
@@ -33,7 +33,7 @@ TRACE_EPILOG = "exit codes: 0 ok · 2 bad input or usage"
 
 
 def _parser() -> argparse.ArgumentParser:
-    from engine import __version__
+    from nnstep.engine import __version__
 
     parser = argparse.ArgumentParser(prog="nnstep", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -105,7 +105,7 @@ def _iteration_range(text: str) -> tuple[int | None, int | None, str]:
 
 def load_or_report(arg: str, verb: str | None):
     """The scenario FILE names, or None after printing why it does not load (for exit code 2)."""
-    from engine.scenario import ScenarioError
+    from nnstep.engine.scenario import ScenarioError
 
     try:
         return _load(arg, verb)
@@ -116,8 +116,8 @@ def load_or_report(arg: str, verb: str | None):
 
 def _load(arg: str, verb: str | None):
     """Load FILE, falling back to a bundled scenario of that name when no such file exists."""
-    from engine.bundled import bundled_scenarios, find_bundled
-    from engine.scenario import ScenarioError, load_scenario
+    from nnstep.engine.bundled import bundled_scenarios, find_bundled
+    from nnstep.engine.scenario import ScenarioError, load_scenario
 
     if os.path.exists(arg):
         return load_scenario(arg)
@@ -153,8 +153,8 @@ def _iterations(scenario, wanted: tuple[int | None, int | None] | None, option: 
 
 
 def _trace(args) -> int:
-    from engine.formats import RENDERERS, TEXT_WIDTH, render_text
-    from engine.training import Training
+    from nnstep.engine.formats import RENDERERS, TEXT_WIDTH, render_text
+    from nnstep.engine.training import Training
 
     scenario = _load(args.file, args.verb)
     wanted = _iterations(scenario, args.iterations and args.iterations[:2],
@@ -175,9 +175,9 @@ def _trace(args) -> int:
 def _check(args) -> int:
     import numpy as np
 
-    from engine.formats import shape_label
-    from engine.gradcheck import ATOL, H, RTOL, check_gradients, kinks, resolution
-    from engine.training import Training
+    from nnstep.engine.formats import shape_label
+    from nnstep.engine.gradcheck import ATOL, H, RTOL, check_gradients, kinks, resolution
+    from nnstep.engine.training import Training
 
     scenario = _load(args.file, args.verb)
     wanted = _iterations(scenario, (args.iteration, args.iteration), f"--iteration {args.iteration}")
@@ -236,7 +236,7 @@ def _train(args) -> int:
 
     import numpy as np
 
-    from engine.training import Training
+    from nnstep.engine.training import Training
 
     scenario = _load(args.file, args.verb)
     if scenario.loss is None:
@@ -362,8 +362,8 @@ class _ProgressBar:
 
 
 def _list(args) -> int:
-    from engine.bundled import bundled_scenarios
-    from engine.scenario import load_scenario
+    from nnstep.engine.bundled import bundled_scenarios
+    from nnstep.engine.scenario import load_scenario
 
     scenarios = [load_scenario(p) for p in bundled_scenarios()]
     width = max(len(s.path.stem) for s in scenarios)
@@ -381,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     args = _parser().parse_args(argv)
     try:
-        from engine.scenario import ScenarioError
+        from nnstep.engine.scenario import ScenarioError
 
         try:
             return {"trace": _trace, "check": _check, "train": _train, "list": _list}[args.verb](args)

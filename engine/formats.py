@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.scenario import Scenario
-from engine.steps import Run, Step, shape_label
+from nnstep.engine.scenario import Scenario
+from nnstep.engine.steps import Run, Step, shape_label
 
 
 #: The text trace's width when the caller does not give one (a pipe, a file).
@@ -155,7 +155,7 @@ def render_json(run: Run | list[Run]) -> str:
 
 def batch_accuracy(run: Run) -> float | None:
     """A classifier's accuracy on the run's batch (its y against d); None for a regression."""
-    from engine.training import correct, is_classifier
+    from nnstep.engine.training import correct, is_classifier
 
     if not is_classifier(run.scenario):
         return None

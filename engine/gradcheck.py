@@ -2,7 +2,7 @@
 
 Each backward step's array (``delta{l}`` = dE/du{l}, ``grad_W{l}``, ``grad_b{l}``) is compared,
 element by element, with (E(p + h) − E(p − h)) / 2h, where E is recomputed from scratch by the
-forward operations of :mod:`engine.ops`.
+forward operations of :mod:`nnstep.engine.ops`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.ops import ACTIVATIONS, LOSSES
-from engine.steps import Run
+from nnstep.engine.ops import ACTIVATIONS, LOSSES
+from nnstep.engine.steps import Run
 
 #: The finite-difference step.
 H = 1e-5

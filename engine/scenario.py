@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.ops import ACTIVATIONS, LOSSES
+from nnstep.engine.ops import ACTIVATIONS, LOSSES
 
 TOP_KEYS = ("name", "description", "loss", "learning_rate", "x", "d", "training", "data", "layers")
 LAYER_KEYS = ("W", "b", "activation", "units", "init", "scale")

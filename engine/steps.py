@@ -18,8 +18,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from engine.ops import ACTIVATIONS, LOSSES, batch_size, seed_cross_entropy
-from engine.scenario import Layer, Scenario
+from nnstep.engine.numbers import exact
+from nnstep.engine.ops import ACTIVATIONS, LOSSES, batch_size, seed_cross_entropy
+from nnstep.engine.scenario import Layer, Scenario
 
 PHASES = ("forward", "loss", "backward", "update")
 
@@ -141,12 +142,12 @@ def _loss_note(loss: str, y: np.ndarray, d: np.ndarray, exact: float) -> str:
     seed = float(seed_cross_entropy(y, d))
     if loss == "cross_entropy":
         note = "log y is taken as log_softmax(u), exactly and with no epsilon."
-        course = (f" The course's cross_entropy_error adds 1e-7 inside the log and would print {seed!r} here"
+        course = (f" The course's cross_entropy_error adds 1e-7 inside the log and would print {exact(seed)} here"
                   f"{_first_difference(seed, exact)}.")
     else:
         note = "log y and log(1 − y) are taken from u (softplus), so they stay finite."
         course = (f" The course applies its multi-class cross_entropy_error to one sigmoid unit: it would "
-                  f"print {seed!r} here whatever the label, since it reads only y; this loss depends on d.")
+                  f"print {exact(seed)} here whatever the label, since it reads only y; this loss depends on d.")
     return note + (course if math.isfinite(seed) else "")
 
 
@@ -415,7 +416,7 @@ class Run:
 def run(scenario: Scenario) -> Run:
     """Execute a scenario's iteration and record its steps (a training run's first iteration)."""
     if scenario.training is not None:
-        from engine.training import Training
+        from nnstep.engine.training import Training
 
         return Training(scenario).iteration(1)
     steps = iteration_steps(scenario.layers, scenario.x, scenario.d, scenario.loss, scenario.learning_rate)

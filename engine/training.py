@@ -2,7 +2,7 @@
 
 A straight run keeps, per iteration, only the loss (and the batch accuracy of a classifier); every K
 iterations it keeps a copy of the parameters (a checkpoint). To show iteration i, the parameters before
-it are recomputed from the nearest checkpoint with the same :func:`engine.steps.compute_pass` the straight
+it are recomputed from the nearest checkpoint with the same :func:`nnstep.engine.steps.compute_pass` the straight
 run used, and then iteration i is recorded step by step. The same operations on the same numbers give
 the same bits, so a jump shows exactly what a run from the start shows there.
 
@@ -24,9 +24,9 @@ from typing import Callable
 
 import numpy as np
 
-from engine.ops import ACTIVATIONS, LOSSES
-from engine.scenario import Layer, Scenario, random_streams
-from engine.steps import Run, compute_pass, iteration_steps
+from nnstep.engine.ops import ACTIVATIONS, LOSSES
+from nnstep.engine.scenario import Layer, Scenario, random_streams
+from nnstep.engine.steps import Run, compute_pass, iteration_steps
 
 #: Memory for parameter checkpoints; K is at least the smallest interval that keeps them within it.
 CHECKPOINT_BUDGET = 160 * 2**20
@@ -345,6 +345,6 @@ def session(scenario: Scenario) -> Run | Training:
     """What the debugger steps through: a training run (computed as it goes), or the one iteration."""
     if scenario.training is not None:
         return Training(scenario)
-    from engine.steps import run
+    from nnstep.engine.steps import run
 
     return run(scenario)

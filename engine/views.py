@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.steps import Run, Step
+from nnstep.engine.steps import Run, Step
 
 START = -1
 

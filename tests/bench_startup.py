@@ -17,10 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = {
     "python -c pass (baseline)": [sys.executable, "-c", "pass"],
     "python -c 'import numpy'": [sys.executable, "-c", "import numpy"],
-    "nnstep --help": [sys.executable, "-m", "tui.launch", "--help"],
-    "nnstep trace backprop_2_3_2 --format json": [sys.executable, "-m", "tui.launch", "trace",
+    "nnstep --help": [sys.executable, "-m", "nnstep", "--help"],
+    "nnstep trace backprop_2_3_2 --format json": [sys.executable, "-m", "nnstep", "trace",
                                                   "backprop_2_3_2", "--format", "json"],
-    "nnstep check backprop_2_3_2": [sys.executable, "-m", "tui.launch", "check", "backprop_2_3_2"],
+    "nnstep check backprop_2_3_2": [sys.executable, "-m", "nnstep", "check", "backprop_2_3_2"],
 }
 
 

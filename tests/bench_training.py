@@ -35,9 +35,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.bundled import find_bundled  # noqa: E402
-from engine.scenario import Scenario, load_scenario  # noqa: E402
-from engine.training import Training  # noqa: E402
+from nnstep.engine.bundled import find_bundled  # noqa: E402
+from nnstep.engine.scenario import Scenario, load_scenario  # noqa: E402
+from nnstep.engine.training import Training  # noqa: E402
 
 BIG = """\
 name = "benchmark: 784-256-10, mini-batches of 64"

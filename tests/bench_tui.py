@@ -163,9 +163,9 @@ if which.startswith("minimal"):
     from bench_tui import MinimalApp
     app = MinimalApp()
 else:
-    from engine.cli import load_or_report
-    from engine.training import session
-    from tui.app import NNStepApp
+    from nnstep.engine.cli import load_or_report
+    from nnstep.engine.training import session
+    from nnstep.tui.app import NNStepApp
     app = NNStepApp(run=session(load_or_report("classify_2_3_4", None)))
 display = app._display
 def spy(screen, renderable):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.bundled import bundled_scenarios
+from nnstep.engine.bundled import bundled_scenarios
 
 BUNDLED = {p.stem: p for p in bundled_scenarios()}
 WITH_LOSS = sorted(name for name, p in BUNDLED.items() if "loss" in tomllib.loads(p.read_text("utf-8")))
@@ -26,8 +26,8 @@ STEP_KEYS = {"index", "iteration", "phase", "layer", "name", "formula", "inputs"
 
 
 def cli_run(*args: str | Path, cwd: Path | None = None, **env) -> subprocess.CompletedProcess:
-    """``python -m engine.cli ARGS`` with its output captured as UTF-8 text."""
-    return subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)], cwd=cwd,
+    """``python -m nnstep.engine.cli ARGS`` with its output captured as UTF-8 text."""
+    return subprocess.run([sys.executable, "-m", "nnstep.engine.cli", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, encoding="utf-8", timeout=120,
                           env={**os.environ, **env})
 
@@ -294,7 +294,7 @@ def test_help_names_the_verbs_and_exit_codes():
 
 
 def test_version_exits_0():
-    from engine import __version__
+    from nnstep.engine import __version__
 
     result = cli_run("--version")
     assert result.returncode == 0
@@ -331,12 +331,12 @@ def test_the_console_script_runs():
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["trace", "--help"], []])
 def test_help_does_not_import_numpy(args):
     code = ("import sys\n"
-            "from engine.cli import main\n"
+            "from nnstep.engine.cli import main\n"
             "try:\n"
             f"    main({args!r})\n"
             "except SystemExit:\n"
             "    pass\n"
-            "print('numpy' in sys.modules, 'engine.scenario' in sys.modules)\n")
+            "print('numpy' in sys.modules, 'nnstep.engine.scenario' in sys.modules)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip().splitlines()[-1] == "False False", result.stdout + result.stderr
 
@@ -387,7 +387,7 @@ def test_closing_the_pipe_early_is_quiet(tmp_path, fmt):
     path = _big_scenario(tmp_path / "big.toml")
     full = cli_run("trace", path, "--format", fmt)
     assert full.returncode == 0 and len(full.stdout.encode()) > 500_000  # the pipe really fills
-    code, err = _read_a_little_then_close([sys.executable, "-m", "engine.cli", "trace", str(path), "--format", fmt])
+    code, err = _read_a_little_then_close([sys.executable, "-m", "nnstep.engine.cli", "trace", str(path), "--format", fmt])
     assert "Traceback" not in err, err
     assert "Exception ignored" not in err, err
     assert "BrokenPipe" not in err, err
@@ -411,7 +411,7 @@ def test_a_non_utf8_stdout_gives_no_traceback():
     """With a stdout that cannot encode the seed's Japanese labels (a latin-1 or ASCII locale, a Windows
     console), nnstep must not crash with a traceback: it should either escape the characters or stop with
     one clear message."""
-    result = subprocess.run([sys.executable, "-m", "engine.cli", "trace", "backprop_2_3_2", "--format", "seed"],
+    result = subprocess.run([sys.executable, "-m", "nnstep.engine.cli", "trace", "backprop_2_3_2", "--format", "seed"],
                             capture_output=True, timeout=60,
                             env={**os.environ, "PYTHONIOENCODING": "ascii", "PYTHONUTF8": "0"})
     err = result.stderr.decode("utf-8", "replace")

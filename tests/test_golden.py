@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.formats import render_seed
-from engine.ops import seed_cross_entropy
-from engine.scenario import load_scenario
-from engine.steps import run
+from nnstep.engine.formats import render_seed
+from nnstep.engine.ops import seed_cross_entropy
+from nnstep.engine.scenario import load_scenario
+from nnstep.engine.steps import run
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from engine.gradcheck import check_gradients
-from engine.scenario import Layer, Scenario, parse_scenario
-from engine.steps import run
+from nnstep.engine.gradcheck import check_gradients
+from nnstep.engine.scenario import Layer, Scenario, parse_scenario
+from nnstep.engine.steps import run
 
 ACTIVATIONS = ("identity", "relu", "sigmoid", "tanh", "step", "softmax")
 LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")

@@ -14,9 +14,9 @@ import textwrap
 
 import pytest
 
-import engine
+from nnstep import engine
 
-ENGINE_MODULES = sorted(m.name for m in pkgutil.walk_packages(engine.__path__, "engine."))
+ENGINE_MODULES = sorted(m.name for m in pkgutil.walk_packages(engine.__path__, "nnstep.engine."))
 
 
 def run_fresh(code: str) -> subprocess.CompletedProcess:
@@ -25,14 +25,14 @@ def run_fresh(code: str) -> subprocess.CompletedProcess:
 
 
 def test_the_engine_has_the_expected_modules():
-    assert {"engine.ops", "engine.scenario", "engine.steps", "engine.gradcheck"} <= set(ENGINE_MODULES)
+    assert {"nnstep.engine.ops", "nnstep.engine.scenario", "nnstep.engine.steps", "nnstep.engine.gradcheck"} <= set(ENGINE_MODULES)
 
 
 def test_importing_every_engine_module_does_not_load_textual():
     proc = run_fresh("""
         import importlib, json, pkgutil, sys
-        import engine
-        names = sorted(m.name for m in pkgutil.walk_packages(engine.__path__, "engine."))
+        from nnstep import engine
+        names = sorted(m.name for m in pkgutil.walk_packages(engine.__path__, "nnstep.engine."))
         for name in names:
             importlib.import_module(name)
         print(json.dumps({"imported": names,
@@ -61,7 +61,7 @@ def test_running_every_verb_of_the_command_line_does_not_load_textual():
     """Not only importing: loading, running, formatting and checking a scenario stay Textual-free."""
     proc = run_fresh("""
         import contextlib, io, sys
-        from engine.cli import main
+        from nnstep.engine.cli import main
         codes = []
         with contextlib.redirect_stdout(io.StringIO()):
             codes.append(main(["list"]))

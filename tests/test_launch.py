@@ -16,15 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def launch(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui.launch", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "nnstep", *args], capture_output=True, text=True,
                           encoding="utf-8", cwd=cwd, timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
 
 
 def test_verbs_pass_through_to_the_engine_without_loading_textual():
     code = textwrap.dedent("""
         import contextlib, io, sys
-        import tui
-        from tui.launch import main
+        from nnstep import tui
+        from nnstep.tui.launch import main
         with contextlib.redirect_stdout(io.StringIO()):
             codes = [main(["list"]), main(["trace", "classify_2_3_4", "--format", "json"]),
                      main(["check", "backprop_2_3_2"])]
@@ -95,7 +95,7 @@ def test_nnstep_file_opens_the_debugger_in_a_real_terminal_and_q_quits():
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
     env = dict(os.environ, TERM="xterm-256color", PYTHONPATH=str(ROOT), XDG_CONFIG_HOME=str(ROOT / "no-config"))
-    proc = subprocess.Popen([sys.executable, "-m", "tui.launch", "classify_2_3_4"], stdin=slave, stdout=slave,
+    proc = subprocess.Popen([sys.executable, "-m", "nnstep", "classify_2_3_4"], stdin=slave, stdout=slave,
                             stderr=slave, cwd=ROOT, env=env, close_fds=True)
     os.close(slave)
     try:

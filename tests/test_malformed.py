@@ -1,4 +1,4 @@
-"""Malformed scenario files, each run through the real command line (``python -m engine.cli``).
+"""Malformed scenario files, each run through the real command line (``python -m nnstep.engine.cli``).
 
 Every case starts from the scenario form of the issue (VALID below, written exactly as external
 tests write it) and makes one small edit. The contract: exit code 2, nothing on stdout, ONE short
@@ -203,7 +203,7 @@ CASES = [
 
 
 def _run(*args: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "nnstep.engine.cli", *map(str, args)],
                           capture_output=True, text=True, encoding="utf-8", timeout=60)
 
 
@@ -282,7 +282,7 @@ def test_malformed_scenario_in_every_format(tmp_path, case_id, fmt):
 
 
 def test_the_console_script_reports_the_same(tmp_path):
-    """The installed ``nnstep`` script (not only ``python -m engine.cli``) keeps the contract."""
+    """The installed ``nnstep`` script (not only ``python -m nnstep.engine.cli``) keeps the contract."""
     script = Path(sys.executable).with_name("nnstep")
     if not script.exists():
         pytest.skip("no nnstep console script beside this Python")
@@ -297,14 +297,14 @@ def test_a_relative_path_is_named_as_given(tmp_path):
     case = next(c for c in CASES if c.id == "d_vs_output")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "bad.toml").write_text(case.edit(VALID), encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "engine.cli", "trace", "sub/bad.toml"], cwd=tmp_path,
+    result = subprocess.run([sys.executable, "-m", "nnstep.engine.cli", "trace", "sub/bad.toml"], cwd=tmp_path,
                             capture_output=True, text=True, encoding="utf-8", timeout=60)
     assert_one_clear_error(result, Path("sub/bad.toml"), case)
 
 
 def test_an_unknown_name_without_a_folder_points_at_the_bundled_scenarios(tmp_path):
     """`nnstep trace backprop_2_3` (a typo of a bundled name) says neither a file nor a bundled name matched."""
-    result = subprocess.run([sys.executable, "-m", "engine.cli", "trace", "backprop_2_3"], cwd=tmp_path,
+    result = subprocess.run([sys.executable, "-m", "nnstep.engine.cli", "trace", "backprop_2_3"], cwd=tmp_path,
                             capture_output=True, text=True, encoding="utf-8", timeout=60)
     case = Case("bundled_typo", None, None, ("no such file", "bundled", "nnstep list"))
     assert_one_clear_error(result, Path("backprop_2_3"), case)

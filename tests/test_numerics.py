@@ -5,7 +5,7 @@ underflow: numpy ignores underflow by default (it never warns about it), and an 
 rounds to 0 is the correct float64 result, not a fault. ``np.errstate(all="raise")`` alone would
 raise on sigmoid(−1000) and on softmax rows spanning 2000 for exactly that reason.
 
-Note that :func:`engine.steps.iteration_steps` runs under ``np.errstate(all="ignore")`` (a diverging
+Note that :func:`nnstep.engine.steps.iteration_steps` runs under ``np.errstate(all="ignore")`` (a diverging
 run should show inf/nan, not warn), so a full run can never raise; the run tests therefore check
 that every value is finite and right, and re-apply the ops to the run's own arrays under strict().
 """
@@ -19,11 +19,11 @@ import warnings
 import numpy as np
 import pytest
 
-from engine.bundled import find_bundled
-from engine.gradcheck import check_gradients
-from engine.ops import ACTIVATIONS, LOSSES, seed_cross_entropy
-from engine.scenario import load_scenario, parse_scenario
-from engine.steps import run
+from nnstep.engine.bundled import find_bundled
+from nnstep.engine.gradcheck import check_gradients
+from nnstep.engine.ops import ACTIVATIONS, LOSSES, seed_cross_entropy
+from nnstep.engine.scenario import load_scenario, parse_scenario
+from nnstep.engine.steps import run
 
 
 @contextlib.contextmanager

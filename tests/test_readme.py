@@ -36,7 +36,7 @@ def _readme_example_lines(command: str) -> list[str]:
 
 def test_readme_trace_example_is_what_nnstep_prints():
     lines = _readme_example_lines("nnstep trace scenarios/backprop_2_3_2.toml")
-    out = subprocess.run([sys.executable, "-m", "engine.cli", "trace", "scenarios/backprop_2_3_2.toml"],
+    out = subprocess.run([sys.executable, "-m", "nnstep.engine.cli", "trace", "scenarios/backprop_2_3_2.toml"],
                          cwd=ROOT, capture_output=True, text=True, check=True,
                          env={**os.environ, "COLUMNS": "100"}).stdout.splitlines()
     # Every run of lines between the README's "…" elisions appears in the real output, in order.
@@ -63,7 +63,7 @@ def test_readme_error_example_is_what_nnstep_prints(tmp_path):
     text = (ROOT / "scenarios" / "classify_2_3_4.toml").read_text(encoding="utf-8")
     text = text.replace("[0.3, 0.6, 0.9, 1.2]]", "[0.3, 0.6, 0.9, 1.2], [1, 1, 1, 1]]")
     (tmp_path / "bad.toml").write_text(text, encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "engine.cli", "trace", "bad.toml"], cwd=tmp_path,
+    result = subprocess.run([sys.executable, "-m", "nnstep.engine.cli", "trace", "bad.toml"], cwd=tmp_path,
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip() == expected

@@ -7,10 +7,10 @@ import re
 import numpy as np
 import pytest
 
-from engine.bundled import bundled_scenarios
-from engine.scenario import load_scenario, parse_scenario
-from engine.steps import run
-from engine.views import START, arrays_at, loss_at, parameter_names, phase_starts, update_parts, written_cells
+from nnstep.engine.bundled import bundled_scenarios
+from nnstep.engine.scenario import load_scenario, parse_scenario
+from nnstep.engine.steps import run
+from nnstep.engine.views import START, arrays_at, loss_at, parameter_names, phase_starts, update_parts, written_cells
 
 
 def _execute(step):

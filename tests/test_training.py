@@ -1,9 +1,9 @@
 """Training runs: reproducibility, time travel, gradients per batch mode, learning, bad keys, the CLI.
 
-The central claim of :mod:`engine.training` is that any step of any iteration, reached by a jump from
+The central claim of :mod:`nnstep.engine.training` is that any step of any iteration, reached by a jump from
 a checkpoint, is bit for bit what a plain run from the start shows there. The reference for that claim
 (:func:`straight_recording`) does not use :class:`Training` for its parameters: it records every
-iteration in order with :func:`engine.steps.iteration_steps`, from the scenario's initial layers,
+iteration in order with :func:`nnstep.engine.steps.iteration_steps`, from the scenario's initial layers,
 feeding each iteration's update-step values into the next.
 """
 
@@ -24,11 +24,11 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from engine.bundled import bundled_scenarios, find_bundled
-from engine.gradcheck import check_gradients
-from engine.scenario import Layer, Scenario, ScenarioError, load_scenario, parse_scenario
-from engine.steps import Step, iteration_steps
-from engine.training import Training, choose_interval
+from nnstep.engine.bundled import bundled_scenarios, find_bundled
+from nnstep.engine.gradcheck import check_gradients
+from nnstep.engine.scenario import Layer, Scenario, ScenarioError, load_scenario, parse_scenario
+from nnstep.engine.steps import Step, iteration_steps
+from nnstep.engine.training import Training, choose_interval
 
 BUNDLED = {p.stem: p for p in bundled_scenarios()}
 TRAINING_SCENARIOS = sorted(name for name, p in BUNDLED.items()
@@ -37,8 +37,8 @@ DIGITS_NPZ = BUNDLED["digits_minibatch"].parent / "data" / "digits.npz"
 
 
 def cli_run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """``python -m engine.cli ARGS`` with its output captured as UTF-8 text."""
-    return subprocess.run([sys.executable, "-m", "engine.cli", *map(str, args)], cwd=cwd,
+    """``python -m nnstep.engine.cli ARGS`` with its output captured as UTF-8 text."""
+    return subprocess.run([sys.executable, "-m", "nnstep.engine.cli", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, encoding="utf-8", timeout=120, env=dict(os.environ))
 
 
@@ -939,7 +939,7 @@ activation = "identity"
 def test_prefetch_on_another_thread_keeps_the_stretch_below_and_changes_nothing():
     import threading
 
-    from engine.training import RECENT_STRETCH
+    from nnstep.engine.training import RECENT_STRETCH
 
     scenario = mode_scenario("regression", "5", "epoch", iterations=120)
     reference, _ = straight_recording(scenario, batches_of(scenario))

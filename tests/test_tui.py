@@ -15,11 +15,11 @@ def _no_user_config(tmp_path, monkeypatch):
 
 
 def panes(app):
-    from tui.network_pane import NetworkPane
-    from tui.operation_pane import OperationPane
-    from tui.params_pane import ParamsPane
-    from tui.steps_pane import StepsPane
-    from tui.values_pane import ValuesPane
+    from nnstep.tui.network_pane import NetworkPane
+    from nnstep.tui.operation_pane import OperationPane
+    from nnstep.tui.params_pane import ParamsPane
+    from nnstep.tui.steps_pane import StepsPane
+    from nnstep.tui.values_pane import ValuesPane
 
     s = app.screen
     return (s.query_one(NetworkPane), s.query_one(StepsPane), s.query_one(OperationPane),
@@ -212,7 +212,7 @@ async def test_enter_on_a_step_jumps_there_and_j_k_browse():
 
 
 async def test_help_screen_lists_every_key_and_closes():
-    from tui.help_screen import HelpScreen
+    from nnstep.tui.help_screen import HelpScreen
 
     app = make_app("backprop_2_3_2")
     async with app.run_test(size=SIZE) as pilot:
@@ -284,8 +284,8 @@ async def test_digits_toggle_shows_eight_decimals():
 async def test_picker_lists_bundled_and_folder_files_and_opens_one():
     from textual.widgets import DataTable
 
-    from tui.debugger import DebuggerScreen
-    from tui.picker import PickerScreen
+    from nnstep.tui.debugger import DebuggerScreen
+    from nnstep.tui.picker import PickerScreen
 
     app = make_app(None)
     async with app.run_test(size=SIZE) as pilot:
@@ -309,9 +309,9 @@ async def test_picker_lists_bundled_and_folder_files_and_opens_one():
 
 async def test_a_file_that_fails_to_load_shows_the_engines_message_and_the_user_picks_another():
 
-    from tui.debugger import DebuggerScreen
-    from tui.error_screen import ErrorScreen
-    from tui.picker import PickerScreen
+    from nnstep.tui.debugger import DebuggerScreen
+    from nnstep.tui.error_screen import ErrorScreen
+    from nnstep.tui.picker import PickerScreen
 
     app = make_app(None)
     async with app.run_test(size=SIZE) as pilot:
@@ -329,8 +329,8 @@ async def test_a_file_that_fails_to_load_shows_the_engines_message_and_the_user_
 async def test_open_another_scenario_from_the_debugger():
     from textual.widgets import DataTable
 
-    from tui.debugger import DebuggerScreen
-    from tui.picker import PickerScreen
+    from nnstep.tui.debugger import DebuggerScreen
+    from nnstep.tui.picker import PickerScreen
 
     app = make_app("backprop_2_3_2")
     async with app.run_test(size=SIZE) as pilot:
@@ -383,9 +383,9 @@ async def test_resizing_switches_layouts_without_losing_the_position():
 async def test_a_big_network_renders_summarised_without_hanging(tmp_path):
     import time
 
-    from engine.scenario import parse_scenario
-    from engine.steps import run
-    from tui.app import NNStepApp
+    from nnstep.engine.scenario import parse_scenario
+    from nnstep.engine.steps import run
+    from nnstep.tui.app import NNStepApp
 
     rng = np.random.default_rng(0)
     text = (f'loss = "mse"\nlearning_rate = 0.1\nx = {rng.normal(size=(8, 200)).round(3).tolist()}\n'
@@ -459,9 +459,9 @@ async def test_the_readme_walkthrough_is_what_the_app_shows():
 async def test_every_screen_survives_a_tiny_terminal(size):
     """No crash: the debugger, help, picker and error screens at sizes far below the design."""
 
-    from tui.error_screen import ErrorScreen
-    from tui.help_screen import HelpScreen
-    from tui.picker import PickerScreen
+    from nnstep.tui.error_screen import ErrorScreen
+    from nnstep.tui.help_screen import HelpScreen
+    from nnstep.tui.picker import PickerScreen
 
     app = make_app("three_layer")
     async with app.run_test(size=size) as pilot:

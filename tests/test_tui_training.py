@@ -8,13 +8,13 @@ import threading
 import numpy as np
 import pytest
 
-from engine.bundled import find_bundled
-from engine.scenario import load_scenario, parse_scenario
-from engine.training import Training
-from tui.image_pane import ImagePane
-from tui.loss_pane import LossPane
-from tui.operation_pane import OperationPane
-from tui.values_pane import ValuesPane
+from nnstep.engine.bundled import find_bundled
+from nnstep.engine.scenario import load_scenario, parse_scenario
+from nnstep.engine.training import Training
+from nnstep.tui.image_pane import ImagePane
+from nnstep.tui.loss_pane import LossPane
+from nnstep.tui.operation_pane import OperationPane
+from nnstep.tui.values_pane import ValuesPane
 from tui_helpers import SIZE, make_app, screen, shown
 
 
@@ -187,7 +187,7 @@ activation = "identity"
 
 
 async def test_a_long_first_run_shows_progress_and_answers_keys_meanwhile():
-    from tui.app import NNStepApp
+    from nnstep.tui.app import NNStepApp
 
     training = Training(parse_scenario(LONG, "long.toml"))
     app = NNStepApp(run=training)
@@ -223,7 +223,7 @@ HEAVY = LONG.replace("features = 30", "features = 200").replace(", ".join(["0.1"
 
 
 async def test_a_waiting_jump_shows_and_any_move_cancels_it():
-    from tui.app import NNStepApp
+    from nnstep.tui.app import NNStepApp
 
     training = Training(parse_scenario(HEAVY, "heavy.toml"))
     # The straight run waits at a gate until the test opens it: a long run, on any machine.
@@ -273,7 +273,7 @@ DIVERGING = LONG.replace("iterations = 60000", "iterations = 200").replace("lear
 
 
 async def test_a_diverging_run_is_marked_in_the_plot():
-    from tui.app import NNStepApp
+    from nnstep.tui.app import NNStepApp
 
     training = Training(parse_scenario(DIVERGING, "diverging.toml"))
     app = NNStepApp(run=training)

@@ -15,11 +15,11 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from engine.steps import Run
-from engine.training import Training, session
-from tui.debugger import TRAINING_ONLY, DebuggerScreen
-from tui.keymap import keymap_path, read_keymap
-from tui.steps_pane import StepsPane
+from nnstep.engine.steps import Run
+from nnstep.engine.training import Training, session
+from nnstep.tui.debugger import TRAINING_ONLY, DebuggerScreen
+from nnstep.tui.keymap import keymap_path, read_keymap
+from nnstep.tui.steps_pane import StepsPane
 
 if TYPE_CHECKING:
     from textual.app import SystemCommand
@@ -53,9 +53,9 @@ class NNStepApp(App):
         self.keymap_problems: list[str] = []
         self._key_names: dict[str, str] | None = None
         if path.is_file():
-            from tui.error_screen import ErrorScreen
-            from tui.help_screen import HelpScreen
-            from tui.picker import PickerScreen
+            from nnstep.tui.error_screen import ErrorScreen
+            from nnstep.tui.help_screen import HelpScreen
+            from nnstep.tui.picker import PickerScreen
 
             screens = [DebuggerScreen, StepsPane, NNStepApp, PickerScreen, HelpScreen, ErrorScreen]
             defaults = {b.id: b.key for cls in screens for b in cls.BINDINGS if isinstance(b, Binding) and b.id}
@@ -68,7 +68,7 @@ class NNStepApp(App):
         if self.first_run is not None:
             self.push_screen(DebuggerScreen(self.first_run))
         else:
-            from tui.picker import PickerScreen
+            from nnstep.tui.picker import PickerScreen
 
             self.push_screen(PickerScreen(self.folder, cancellable=False))
         if self.keymap_problems:
@@ -79,13 +79,13 @@ class NNStepApp(App):
 
     def open_scenario(self, path: Path) -> None:
         """Load and run ``path``; on success show the debugger, else the engine's message."""
-        from engine.scenario import ScenarioError, load_scenario
-        from tui.picker import PickerScreen
+        from nnstep.engine.scenario import ScenarioError, load_scenario
+        from nnstep.tui.picker import PickerScreen
 
         try:
             result = session(load_scenario(path))
         except ScenarioError as exc:
-            from tui.error_screen import ErrorScreen
+            from nnstep.tui.error_screen import ErrorScreen
 
             self.push_screen(ErrorScreen(str(exc)))
             return
@@ -99,12 +99,12 @@ class NNStepApp(App):
         return True
 
     def action_open(self) -> None:
-        from tui.picker import PickerScreen
+        from nnstep.tui.picker import PickerScreen
 
         self.push_screen(PickerScreen(self.folder, cancellable=True))
 
     def action_help(self) -> None:
-        from tui.help_screen import HelpScreen
+        from nnstep.tui.help_screen import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.key_bindings()))
@@ -158,6 +158,6 @@ class NNStepApp(App):
 if __name__ == "__main__":
     import sys
 
-    from tui.launch import main
+    from nnstep.tui.launch import main
 
     sys.exit(main())

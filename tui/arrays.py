@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from rich.text import Text
 
+from nnstep.engine.numbers import exact
+
 POSITIVE = "#7cc4ff"
 NEGATIVE = "#ff8f70"
 ZERO = "#8a8a8a"
@@ -64,7 +66,7 @@ def array_lines(array: np.ndarray, digits: int = 4, width: int = 80,
     a = np.asarray(array, dtype=np.float64)
     if a.ndim == 0:
         v = float(a)
-        return [Text(repr(v) if np.isfinite(v) else _cell(v, ""), style=_style(v))]  # as Python prints it
+        return [Text(exact(v), style=_style(v))]  # as Python prints it
     matrix = a.reshape(1, -1) if a.ndim == 1 else a.reshape(a.shape[0], -1)
     mask = None if written is None else np.asarray(written).reshape(matrix.shape)
     fmt = number_format(matrix, digits)

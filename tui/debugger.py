@@ -19,17 +19,17 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header
 from textual.worker import get_current_worker
 
-from engine.bundled import bundled_dir
-from engine.steps import Run
-from engine.training import Training
-from engine.views import START, phase_starts
-from tui.image_pane import ImagePane
-from tui.loss_pane import LossPane
-from tui.network_pane import NetworkPane
-from tui.operation_pane import OperationPane
-from tui.params_pane import ParamsPane
-from tui.steps_pane import StepsPane
-from tui.values_pane import ValuesPane
+from nnstep.engine.bundled import bundled_dir
+from nnstep.engine.steps import Run
+from nnstep.engine.training import Training
+from nnstep.engine.views import START, phase_starts
+from nnstep.tui.image_pane import ImagePane
+from nnstep.tui.loss_pane import LossPane
+from nnstep.tui.network_pane import NetworkPane
+from nnstep.tui.operation_pane import OperationPane
+from nnstep.tui.params_pane import ParamsPane
+from nnstep.tui.steps_pane import StepsPane
+from nnstep.tui.values_pane import ValuesPane
 
 
 def describe_path(path) -> str:
@@ -382,7 +382,7 @@ class DebuggerScreen(Screen):
         self.go(self.position, self.iteration - 1)
 
     def action_goto_iteration(self) -> None:
-        from tui.iteration_dialog import IterationDialog
+        from nnstep.tui.iteration_dialog import IterationDialog
 
         def chosen(iteration: int | None) -> None:
             if iteration is not None:

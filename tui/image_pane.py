@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 from rich.text import Text
 
-from engine.steps import Run
-from engine.views import classes
-from tui.text_view import TextView
+from nnstep.engine.steps import Run
+from nnstep.engine.views import classes
+from nnstep.tui.text_view import TextView
 
 RIGHT, WRONG = "#87d787", "#ff5f5f"
 

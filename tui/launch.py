@@ -1,4 +1,4 @@
-"""The ``nnstep`` command: the headless verbs go to :mod:`engine.cli`; a FILE, or nothing, opens the app.
+"""The ``nnstep`` command: the headless verbs go to :mod:`nnstep.engine.cli`; a FILE, or nothing, opens the app.
 
 Textual is imported only when the app opens, so ``nnstep trace`` starts as fast as the engine alone.
 """
@@ -13,10 +13,10 @@ VERBS = ("trace", "check", "train", "list")
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and (argv[0] in VERBS or argv[0].startswith("-")):
-        from engine.cli import main as cli_main
+        from nnstep.engine.cli import main as cli_main
 
         return cli_main(argv)
-    from engine.cli import EXIT_BAD_INPUT, EXIT_OK, load_or_report
+    from nnstep.engine.cli import EXIT_BAD_INPUT, EXIT_OK, load_or_report
 
     if len(argv) > 1:
         print(f"nnstep: one scenario at a time (got {len(argv)} arguments); "
@@ -24,13 +24,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     result = None
     if argv:
-        from engine.training import session
+        from nnstep.engine.training import session
 
         scenario = load_or_report(argv[0], None)
         if scenario is None:
             return EXIT_BAD_INPUT
         result = session(scenario)
-    from tui.app import NNStepApp
+    from nnstep.tui.app import NNStepApp
 
     app = NNStepApp(run=result)
     app.run()

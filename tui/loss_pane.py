@@ -8,8 +8,8 @@ import math
 import numpy as np
 from rich.text import Text
 
-from engine.views import column_of, history_columns
-from tui.text_view import TextView
+from nnstep.engine.views import column_of, history_columns
+from nnstep.tui.text_view import TextView
 
 BARS = " ▁▂▃▄▅▆▇█"
 LOSS, ACCURACY, CURRENT, PENDING, DIVERGED = "#5fafd7", "#87d787", "bold #ffd75f", "#3a3a3a", "#ff5f5f"

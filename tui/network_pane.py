@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.reactive import reactive
 
-from engine.steps import Run
-from tui.text_view import TextView, iteration_of
+from nnstep.engine.steps import Run
+from nnstep.tui.text_view import TextView, iteration_of
 
 NODE, EDGE_FORWARD, EDGE_BACKWARD = "●", "──▶", "◀──"
 LIT = "bold #ffd75f"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.reactive import reactive
 
-from engine.steps import Run
-from tui.text_view import ScrollingTextView, iteration_of
+from nnstep.engine.steps import Run
+from nnstep.tui.text_view import ScrollingTextView, iteration_of
 
 FORMULA = "bold #ffd75f"
 CODE = "#87d787"

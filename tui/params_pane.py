@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from engine.steps import Run
-from engine.views import arrays_at, loss_at, parameter_names, update_parts, written_cells
-from tui.text_view import StepView
-from tui.arrays import label_width, labelled
+from nnstep.engine.numbers import exact
+from nnstep.engine.steps import Run
+from nnstep.engine.views import arrays_at, loss_at, parameter_names, update_parts, written_cells
+from nnstep.tui.text_view import StepView
+from nnstep.tui.arrays import label_width, labelled
 
 HEAD = "bold #d7af5f"
 
@@ -25,7 +26,7 @@ class ParamsPane(StepView):
         text.append("loss  ", style="bold")
         loss = loss_at(run, position)
         if loss is not None:
-            text.append(repr(loss), style="bold #ffd75f")
+            text.append(exact(loss), style="bold #ffd75f")
         elif self.loss_step is None:
             text.append("none: a forward-only scenario", style="#9a9a9a")
         else:

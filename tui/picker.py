@@ -12,8 +12,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from engine.bundled import bundled_scenarios
-from engine.scenario import ScenarioError, load_scenario
+from nnstep.engine.bundled import bundled_scenarios
+from nnstep.engine.scenario import ScenarioError, load_scenario
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from engine.steps import Run
+from nnstep.engine.steps import Run
 
 CURRENT, BREAKPOINT = "▶", "●"
 START_ROW = 0

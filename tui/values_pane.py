@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from engine.views import update_parts, written_cells
-from tui.text_view import StepView
-from tui.arrays import label_width, labelled
+from nnstep.engine.views import update_parts, written_cells
+from nnstep.tui.text_view import StepView
+from nnstep.tui.arrays import label_width, labelled
 
 
 class ValuesPane(StepView):
