@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from nnstep.engine.numbers import exact
+from nnstep.engine.numbers import exact as full_text
 from nnstep.engine.ops import ACTIVATIONS, LOSSES, batch_size, seed_cross_entropy
 from nnstep.engine.scenario import Layer, Scenario
 
@@ -142,12 +142,12 @@ def _loss_note(loss: str, y: np.ndarray, d: np.ndarray, exact: float) -> str:
     seed = float(seed_cross_entropy(y, d))
     if loss == "cross_entropy":
         note = "log y is taken as log_softmax(u), exactly and with no epsilon."
-        course = (f" The course's cross_entropy_error adds 1e-7 inside the log and would print {exact(seed)} here"
+        course = (f" The course's cross_entropy_error adds 1e-7 inside the log and would print {full_text(seed)} here"
                   f"{_first_difference(seed, exact)}.")
     else:
         note = "log y and log(1 − y) are taken from u (softplus), so they stay finite."
         course = (f" The course applies its multi-class cross_entropy_error to one sigmoid unit: it would "
-                  f"print {exact(seed)} here whatever the label, since it reads only y; this loss depends on d.")
+                  f"print {full_text(seed)} here whatever the label, since it reads only y; this loss depends on d.")
     return note + (course if math.isfinite(seed) else "")
 
 
