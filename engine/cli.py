@@ -154,7 +154,7 @@ def _iterations(scenario, wanted: tuple[int | None, int | None] | None, option: 
 
 def _trace(args) -> int:
     from nnstep.engine.formats import RENDERERS, TEXT_WIDTH, render_text
-    from nnstep.engine.training import Training
+    from nnstep.engine.session import Session
 
     scenario = _load(args.file, args.verb)
     wanted = _iterations(scenario, args.iterations and args.iterations[:2],
@@ -162,7 +162,7 @@ def _trace(args) -> int:
     if isinstance(wanted, str):
         print(f"nnstep: {wanted}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    training = Training(scenario)
+    training = Session(scenario)
     training.advance(wanted[-1] - 1)  # the straight run up to the last one asked for
     result = [training.iteration(i) for i in wanted]
     if args.format == "text":
@@ -177,14 +177,14 @@ def _check(args) -> int:
 
     from nnstep.engine.formats import shape_label
     from nnstep.engine.gradcheck import ATOL, H, RTOL, check_gradients, kinks, resolution
-    from nnstep.engine.training import Training
+    from nnstep.engine.session import Session
 
     scenario = _load(args.file, args.verb)
     wanted = _iterations(scenario, (args.iteration, args.iteration), f"--iteration {args.iteration}")
     if isinstance(wanted, str):
         print(f"nnstep: {wanted}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    training = Training(scenario)
+    training = Session(scenario)
     training.advance(args.iteration - 1)
     result = training.iteration(args.iteration)
     sc = result.scenario
@@ -194,7 +194,7 @@ def _check(args) -> int:
     rows = check_gradients(result)
     print(f"gradient check of {sc.path}")
     if sc.training is not None:
-        x = sc.x
+        x = result.x
         batch = "one sample" if x.ndim == 1 else f"a batch of {x.shape[0]} samples"
         print(f"iteration {args.iteration} of {sc.training.iterations}: {batch}, from the parameters "
               f"the run reaches there")
@@ -236,7 +236,7 @@ def _train(args) -> int:
 
     import numpy as np
 
-    from nnstep.engine.training import Training
+    from nnstep.engine.session import Session
 
     scenario = _load(args.file, args.verb)
     if scenario.loss is None:
@@ -249,7 +249,7 @@ def _train(args) -> int:
             why = "no such folder" if not os.path.isdir(folder) else "the folder is not writable"
             print(f"nnstep: --save {args.save}: {why} ({folder}); nothing was trained", file=sys.stderr)
             return EXIT_BAD_INPUT
-    training = Training(scenario)
+    training = Session(scenario)
     total = training.iterations
     t = scenario.training
     print(f"{scenario.name}")

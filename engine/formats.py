@@ -10,8 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from nnstep.engine import names
+from nnstep.engine.ops import LOSSES
 from nnstep.engine.scenario import Scenario
-from nnstep.engine.steps import Run, Step, shape_label
+from nnstep.engine.steps import Iteration, Kind, Step, shape_label
 
 
 #: The text trace's width when the caller does not give one (a pipe, a file).
@@ -35,7 +37,7 @@ def wrap(text: str, width: int, indent: str = "") -> list[str]:
 # --- text --------------------------------------------------------------------------------------------
 
 
-def render_text(run: Run | list[Run], width: int = TEXT_WIDTH) -> str:
+def render_text(run: Iteration | list[Iteration], width: int = TEXT_WIDTH) -> str:
     """Every step with its formula, inputs, result and note, for a terminal ``width`` columns wide
     (several iterations of a training run: each under its own heading)."""
     runs = run if isinstance(run, list) else [run]
@@ -59,15 +61,15 @@ def render_text(run: Run | list[Run], width: int = TEXT_WIDTH) -> str:
     if sc.description:
         lines += [""] + wrap(sc.description, min(width, 100))
     if sc.training is not None:
-        shown = (f"iteration {runs[0].steps[0].iteration}" if len(runs) == 1 else
-                 f"iterations {runs[0].steps[0].iteration} to {runs[-1].steps[0].iteration}")
+        shown = (f"iteration {runs[0].number}" if len(runs) == 1 else
+                 f"iterations {runs[0].number} to {runs[-1].number}")
         lines += ["", f"{shown} of {sc.training.iterations}, {len(run.steps)} steps each"
                   + (" (--iterations A:B traces others)" if len(runs) == 1 else "")]
     else:
         lines += ["", f"{len(run.steps)} steps"]
     for one in runs:
         if sc.training is not None:
-            i = one.steps[0].iteration
+            i = one.number
             head = f"#### ITERATION {i}/{sc.training.iterations} "
             lines += ["", head + "#" * max(4, min(width, 74) - len(head)), ""] + wrap(one.note, min(width, 100))
         phase = None
@@ -112,7 +114,8 @@ def _plain(array: Any) -> Any:
     return clean(value)
 
 
-def scenario_dict(sc: Scenario) -> dict:
+def scenario_dict(sc: Scenario, first: Iteration) -> dict:
+    """The scenario, with the batch and the parameters of ``first``, the first iteration shown."""
     return {
         "name": sc.name,
         "description": sc.description,
@@ -120,9 +123,9 @@ def scenario_dict(sc: Scenario) -> dict:
         "shape": sc.shape,
         "loss": sc.loss,
         "learning_rate": sc.learning_rate,
-        "x": _plain(sc.x),
-        "d": None if sc.d is None else _plain(sc.d),
-        "layers": [{"W": _plain(l.W), "b": _plain(l.b), "activation": l.activation} for l in sc.layers],
+        "x": _plain(first.x),
+        "d": None if first.d is None else _plain(first.d),
+        "layers": [{"W": _plain(l.W), "b": _plain(l.b), "activation": l.activation} for l in first.layers],
         # A training run: its [training] table and where its data came from; x, d and layers above are
         # then the first traced iteration's batch and the parameters that iteration starts from.
         "training": None if sc.training is None else {
@@ -132,7 +135,7 @@ def scenario_dict(sc: Scenario) -> dict:
     }
 
 
-def render_json(run: Run | list[Run]) -> str:
+def render_json(run: Iteration | list[Iteration]) -> str:
     runs = run if isinstance(run, list) else [run]
     steps = [{
         "index": s.index,
@@ -144,38 +147,37 @@ def render_json(run: Run | list[Run]) -> str:
         "inputs": {k: _plain(v) for k, v in s.inputs.items()},
         "value": _plain(s.value),
     } for one in runs for s in one.steps]
-    doc = {"scenario": scenario_dict(runs[0].scenario), "steps": steps}
+    doc = {"scenario": scenario_dict(runs[0].scenario, runs[0]), "steps": steps}
     if runs[0].scenario.training is not None:
         # Each traced iteration's batch: training-set rows counted from 0 (null: the whole training set).
-        doc["iterations"] = [{"iteration": one.steps[0].iteration, "batch_rows": one.batch_rows,
+        doc["iterations"] = [{"iteration": one.number, "batch_rows": one.rows,
                               "batch_accuracy": batch_accuracy(one), "note": one.note} for one in runs]
     return json.dumps(doc, indent=1,
                       ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def batch_accuracy(run: Run) -> float | None:
-    """A classifier's accuracy on the run's batch (its y against d); None for a regression."""
-    from nnstep.engine.training import correct, is_classifier
-
-    if not is_classifier(run.scenario):
+def batch_accuracy(run: Iteration) -> float | None:
+    """A classifier's accuracy on the iteration's batch (its y against d); None for a regression."""
+    loss = LOSSES.get(run.scenario.loss or "")
+    if loss is None or not loss.classifier:
         return None
-    y = next(s.value for s in run.steps if s.name == "y")
-    return float(np.mean(correct(y, run.scenario.d, run.scenario.loss)))
+    return float(np.mean(loss.correct(run.output.value, run.d)))
 
 
 # --- seed --------------------------------------------------------------------------------------------
 
 
-_SEED_LABELS = {"grad_W": "偏微分_重み", "grad_b": "偏微分_バイアス", "delta": "偏微分_dE/du", "u": "総入力",
-                "z": "中間層出力", "W": "重み", "b": "バイアス"}
+#: The course's labels by kind of array (a parameter by W or b).
+_SEED_LABELS = {"grad_W": "偏微分_重み", "grad_b": "偏微分_バイアス", "delta": "偏微分_dE/du", "affine": "総入力",
+                "activation": "中間層出力", "W": "重み", "b": "バイアス"}
 
 
-def _seed_label(name: str, layers: int) -> str:
-    """The course's Japanese label for an array; a one-layer network's labels carry no number."""
-    if name == "y":
+def _seed_label(kind: Kind | str, layer: int, layers: int) -> str:
+    """The course's Japanese label for an array of ``kind`` (or a parameter, "W" or "b") of ``layer``; a
+    one-layer network's labels carry no number, and its output is 中間層出力, a deeper one's 出力1."""
+    if kind == "activation" and layer == layers:
         return "中間層出力" if layers == 1 else "出力1"
-    prefix = name.rstrip("0123456789")
-    return _SEED_LABELS[prefix] + ("" if layers == 1 else name[len(prefix):])
+    return _SEED_LABELS[kind] + ("" if layers == 1 else str(layer))
 
 
 def _print_vec(out: list[str], label: str, value: Any) -> None:
@@ -189,50 +191,50 @@ def _as_written(sc: Scenario, name: str, array: np.ndarray) -> np.ndarray:
     return array.astype(np.int64) if exact else array
 
 
-def render_seed(run: Run | list[Run]) -> str:
+def render_seed(run: Iteration | list[Iteration]) -> str:
     """The seed notebook's printout: print_vec labels and numpy's default array printing (for several
     iterations, one printout each under a ``##### 繰り返し i #####`` line)."""
     if isinstance(run, list):
         if len(run) == 1 and run[0].scenario.training is None:
             return _seed_one(run[0])
-        return "\n".join(f"##### 繰り返し {one.steps[0].iteration} (iteration) #####\n" + _seed_one(one)
+        return "\n".join(f"##### 繰り返し {one.number} (iteration) #####\n" + _seed_one(one)
                          for one in run)
     return _seed_one(run)
 
 
-def _seed_one(run: Run) -> str:
+def _seed_one(run: Iteration) -> str:
     sc = run.scenario
-    L = len(sc.layers)
-    by_name = {s.name: s for s in run.steps if s.phase != "update"}
-    updated = {s.name: s.value for s in run.steps if s.phase == "update"}
+    L = len(run.layers)
+    by_kind = {(s.kind, s.layer, s.param): s.value for s in run.steps}
+    y = run.output.value
     out: list[str] = []
     with np.printoptions(precision=8, linewidth=75):  # numpy's defaults, whatever the caller set
-        _print_vec(out, "入力", _as_written(sc, "x", sc.x))
-        i = run.steps[0].iteration if run.steps else 1
+        _print_vec(out, "入力", _as_written(sc, "x", run.x))
+        i = run.number
         out.append("##### ネットワークの初期化 #####" if i == 1 else
                    f"##### 繰り返し {i} 開始時のパラメータ (the parameters after iteration {i - 1}) #####")
-        for kind in ("W", "b"):
-            for l, layer in enumerate(sc.layers, start=1):
-                _print_vec(out, _seed_label(f"{kind}{l}", L), _as_written(sc, f"{kind}{l}", getattr(layer, kind)))
+        for kind in names.PARAMS:
+            for l, layer in enumerate(run.layers, start=1):
+                _print_vec(out, _seed_label(kind, l, L), _as_written(sc, names.param(kind, l), getattr(layer, kind)))
         out.append("##### 順伝播開始 #####")
         for step in run.steps:
             if step.phase == "forward":
-                _print_vec(out, _seed_label(step.name, L), step.value)
-        out += ["出力合計: " + str(np.sum(by_name["y"].value)), ""]
+                _print_vec(out, _seed_label(step.kind, step.layer, L), step.value)
+        out += ["出力合計: " + str(np.sum(y)), ""]
         if sc.loss is None:
             return "\n".join(out)
         out.append("##### 結果表示 #####")
-        _print_vec(out, "出力", by_name["y"].value)
-        _print_vec(out, "訓練データ", _as_written(sc, "d", sc.d))
-        _print_vec(out, "誤差", by_name["loss"].value[()])
+        _print_vec(out, "出力", y)
+        _print_vec(out, "訓練データ", _as_written(sc, "d", run.d))
+        _print_vec(out, "誤差", by_kind[("loss", None, None)][()])
         out += ["", "##### 誤差逆伝播開始 #####"]
-        for kind in ("delta", "grad_W", "grad_b"):
+        for kind, param in (("delta", None), ("grad_W", "W"), ("grad_b", "b")):
             for l in (range(L, 0, -1) if kind == "delta" else range(1, L + 1)):
-                _print_vec(out, _seed_label(f"{kind}{l}", L), by_name[f"{kind}{l}"].value)
+                _print_vec(out, _seed_label(kind, l, L), by_kind[(kind, l, param)])
         out += ["##### 結果表示 #####", "##### 更新後パラメータ #####"]
-        for kind in ("W", "b"):
+        for kind in names.PARAMS:
             for l in range(1, L + 1):
-                _print_vec(out, _seed_label(f"{kind}{l}", L), updated[f"{kind}{l}"])
+                _print_vec(out, _seed_label(kind, l, L), by_kind[("update", l, kind)])
     return "\n".join(out)
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnstep.engine.ops import ACTIVATIONS, LOSSES
-from nnstep.engine.steps import Run
+from nnstep.engine import names
+from nnstep.engine.steps import Iteration
 
 #: The finite-difference step.
 H = 1e-5
@@ -46,16 +47,15 @@ class GradCheck:
     unresolved: bool = False
 
 
-def _loss(run: Run, params: list[list[np.ndarray]], start: int = 0, u_start: np.ndarray | None = None) -> float:
+def _loss(run: Iteration, params: list[list[np.ndarray]], start: int = 0, u_start: np.ndarray | None = None) -> float:
     """E with the given parameters, optionally starting from a given u of layer ``start`` (0-based)."""
-    sc = run.scenario
-    z = sc.x
-    for i, ((W, b), layer) in enumerate(zip(params, sc.layers)):
+    z = run.x
+    for i, ((W, b), layer) in enumerate(zip(params, run.layers)):
         if i < start:
             continue
         u = u_start if (i == start and u_start is not None) else np.dot(z, W) + b
         z = ACTIVATIONS[layer.activation].forward(u)
-    return float(LOSSES[sc.loss].value(u, z, sc.d))
+    return float(LOSSES[run.scenario.loss].value(u, z, run.d))
 
 
 def _numeric(f, array: np.ndarray) -> np.ndarray:
@@ -72,24 +72,23 @@ def _numeric(f, array: np.ndarray) -> np.ndarray:
     return out
 
 
-def check_gradients(run: Run) -> list[GradCheck]:
-    """Compare every gradient step of the run's first iteration with central differences."""
-    sc = run.scenario
-    if sc.loss is None:
+def check_gradients(run: Iteration) -> list[GradCheck]:
+    """Compare every gradient step of the iteration with central differences."""
+    if run.scenario.loss is None:
         return []
-    params = [[layer.W.copy(), layer.b.copy()] for layer in sc.layers]
-    first = [s for s in run.steps if s.iteration == run.steps[0].iteration]
+    params = [[layer.W.copy(), layer.b.copy()] for layer in run.layers]
+    first = run.steps
     values = {s.name: s.value for s in first if s.phase != "update"}
     scale = max(1.0, abs(float(values["loss"])))
     results = []
     with np.errstate(all="ignore"):  # an overflowing scenario fails the check; it does not warn
         for step in (s for s in first if s.phase == "backward"):
             l = step.layer
-            if step.name.startswith("delta"):
-                u = np.array(values[f"u{l}"])
+            if step.kind == "delta":
+                u = np.array(values[names.u(l)])
                 numeric = _numeric(lambda: _loss(run, params, l - 1, u), u)
             else:
-                target = params[l - 1][0 if step.name.startswith("grad_W") else 1]
+                target = params[l - 1][0 if step.kind == "grad_W" else 1]
                 numeric = _numeric(lambda: _loss(run, params), target)
             analytic = np.asarray(step.value)
             err = np.abs(analytic - numeric)
@@ -104,14 +103,15 @@ def check_gradients(run: Run) -> list[GradCheck]:
     return results
 
 
-def kinks(run: Run) -> list[str]:
-    """The total inputs of ReLU and step layers that lie within KINK of 0, where checks are unreliable."""
+def kinks(run: Iteration) -> list[str]:
+    """The total inputs of layers whose derivative jumps at 0 (ReLU, step) that lie within KINK of 0,
+    where checks are unreliable."""
     found = []
     for step in run.steps:
-        if step.phase == "forward" and step.name.startswith("u"):
-            act = run.scenario.layers[step.layer - 1].activation
+        if step.kind == "affine":
+            act = run.layers[step.layer - 1].activation
             near = np.abs(step.value) < KINK
-            if act in ("relu", "step") and np.any(near):
+            if ACTIVATIONS[act].kink and np.any(near):
                 found.append(f"{step.name} has {int(near.sum())} entr{'y' if near.sum() == 1 else 'ies'} "
                              f"within {KINK:g} of 0, the kink of {act}, where its derivative is taken as 0")
     return found

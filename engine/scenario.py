@@ -603,21 +603,9 @@ def _check_loss(reader: _Reader, loss: str, layers: list[Layer], d: np.ndarray, 
     if required is not None and layers[-1].activation != required:
         raise reader.fail(last, f"loss = '{loss}' needs a {required} output layer, found "
                           f"'{layers[-1].activation}'")
-    if loss == "cross_entropy":
-        if np.any(d < 0):
-            raise reader.fail(key, "expected probabilities ≥ 0 for cross_entropy (one-hot labels such "
-                              f"as [0, 0, 1]), found {d.min():g}")
-        sums = d.sum(axis=-1)
-        bad = np.flatnonzero(np.abs(np.atleast_1d(sums) - 1.0) > 1e-9)
-        if bad.size:
-            row = int(bad[0])
-            where = "d" if d.ndim == 1 else f"row {row} of d" if key == "d" else "a row of d"
-            raise reader.fail(key, f"expected each row to sum to 1 for cross_entropy (a one-hot label or "
-                              f"a probability distribution), found {where} summing to "
-                              f"{float(np.atleast_1d(sums)[row]):g}")
-    if loss == "binary_cross_entropy" and (np.any(d < 0) or np.any(d > 1)):
-        found = d.min() if np.any(d < 0) else d.max()
-        raise reader.fail(key, f"expected labels between 0 and 1 for binary_cross_entropy, found {found:g}")
+    problem = LOSSES[loss].check_targets(d, key)
+    if problem:
+        raise reader.fail(key, problem)
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -1,4 +1,4 @@
-"""What a viewer of a run needs at each position, read from the recorded steps, never recomputed.
+"""What a viewer of an iteration needs at each position, read from the recorded steps, never recomputed.
 
 A position is the index of the last step executed; −1 is the start, before the first operation.
 """
@@ -9,31 +9,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnstep.engine.steps import Run, Step
+from nnstep.engine import names
+from nnstep.engine.ops import LOSSES
+from nnstep.engine.steps import Iteration, Step
 
 START = -1
 
 
-def parameter_names(run: Run) -> list[str]:
+def parameter_names(run: Iteration) -> list[str]:
     """``W1, b1, W2, b2, …`` in layer order."""
-    return [f"{kind}{l}" for l in range(1, len(run.scenario.layers) + 1) for kind in ("W", "b")]
+    return names.parameters(len(run.layers))
 
 
-def arrays_at(run: Run, position: int) -> dict[str, np.ndarray]:
-    """Every named array as it stands after step ``position``: the scenario's x, d and parameters,
+def arrays_at(run: Iteration, position: int) -> dict[str, np.ndarray]:
+    """Every named array as it stands after step ``position``: the iteration's x, d and parameters,
     then each step's value under its name (an update replaces the parameter it updates)."""
-    sc = run.scenario
-    known: dict[str, np.ndarray] = {"x": sc.x}
-    if sc.d is not None:
-        known["d"] = sc.d
-    for l, layer in enumerate(sc.layers, start=1):
-        known[f"W{l}"], known[f"b{l}"] = layer.W, layer.b
+    known: dict[str, np.ndarray] = {"x": run.x}
+    if run.d is not None:
+        known["d"] = run.d
+    for l, layer in enumerate(run.layers, start=1):
+        known[names.param("W", l)], known[names.param("b", l)] = layer.W, layer.b
     for step in run.steps[: position + 1]:
         known[step.name] = step.value
     return known
 
 
-def loss_at(run: Run, position: int) -> float | None:
+def loss_at(run: Iteration, position: int) -> float | None:
     """The loss once its step has run, else None."""
     for step in run.steps[: position + 1]:
         if step.phase == "loss":
@@ -44,7 +45,7 @@ def loss_at(run: Run, position: int) -> float | None:
 def written_cells(step: Step) -> np.ndarray:
     """Which entries of the step's value it wrote: all of them, except that an update writes only the
     entries it changed (a parameter whose gradient is 0 keeps its value)."""
-    if step.phase == "update":
+    if step.kind == "update":
         return step.value != step.inputs[step.name]
     return np.ones(np.shape(step.value), dtype=bool)
 
@@ -64,15 +65,15 @@ def update_parts(step: Step) -> Update:
     before, after = step.inputs[step.name], step.value
     change = after - before
     change.setflags(write=False)
-    return Update(step.name, before, step.inputs[f"grad_{step.name}"], after, change)
+    return Update(step.name, before, step.inputs[names.grad(step.param, step.layer)], after, change)
 
 
-def phase_of(run: Run, position: int) -> str:
+def phase_of(run: Iteration, position: int) -> str:
     """The phase of the step at ``position``; ``start`` before the first step."""
     return "start" if position < 0 else run.steps[position].phase
 
 
-def phase_starts(run: Run) -> list[int]:
+def phase_starts(run: Iteration) -> list[int]:
     """The index of each phase's first step, in order."""
     starts, last = [], None
     for step in run.steps:
@@ -107,8 +108,4 @@ def column_of(iteration: int, total: int, columns: int) -> int:
 
 def classes(array: np.ndarray, loss: str | None) -> np.ndarray | None:
     """The class each row of y (or d) stands for: argmax for softmax outputs, > 0.5 for one sigmoid unit."""
-    if loss == "cross_entropy":
-        return np.argmax(array, axis=-1)
-    if loss == "binary_cross_entropy" and np.shape(array)[-1] == 1:
-        return (np.asarray(array)[..., 0] > 0.5).astype(int)
-    return None
+    return None if loss is None else LOSSES[loss].classes(array)

@@ -2,9 +2,9 @@
 
 Run it with ``python tests/bench_training.py [repeats]``. It prints figures and asserts nothing.
 
-1. sgd_regression (2-10-1, online SGD, 1000 iterations): ``Training(...).run_all()`` (every step of
+1. sgd_regression (2-10-1, online SGD, 1000 iterations): ``Session(...).run_all()`` (every step of
    every iteration reachable afterwards) against a plain numpy loop of the same maths written in the
-   course's style, on the same data, batches and initial parameters (taken from the Training object),
+   course's style, on the same data, batches and initial parameters (taken from the Session object),
    timed interleaved in the same process; medians and their ratio (goal ≤ 1.5).
 2. 784-256-10, ReLU, softmax + cross entropy, batches of 64, 1000 iterations, on random data written
    to an ``.npz`` in a temporary folder (``init = "he"``): the same comparison (goal ≤ 1.1).
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from nnstep.engine.bundled import find_bundled  # noqa: E402
 from nnstep.engine.scenario import Scenario, load_scenario  # noqa: E402
-from nnstep.engine.training import Training  # noqa: E402
+from nnstep.engine.session import Session  # noqa: E402
 
 BIG = """\
 name = "benchmark: 784-256-10, mini-batches of 64"
@@ -100,15 +100,15 @@ def percentile(samples: list[float], q: float) -> float:
 # --- the engine and the plain loops ---------------------------------------------------------------------
 
 
-def engine_run(scenario: Scenario) -> Training:
-    training = Training(scenario)
+def engine_run(scenario: Scenario) -> Session:
+    training = Session(scenario)
     training.run_all()
     return training
 
 
 def plain_inputs(scenario: Scenario):
     """The data, each iteration's sample rows and the initial parameters, as the engine has them."""
-    fresh = Training(scenario)
+    fresh = Session(scenario)
     rows = np.stack([fresh.sample_numbers(i) for i in range(1, fresh.iterations + 1)])
     return scenario.x, scenario.d, rows, [(l.W.copy(), l.b.copy()) for l in scenario.layers]
 
@@ -190,7 +190,7 @@ def compare(title: str, scenario: Scenario, plain, repeats: int) -> dict:
     print(f"  {scenario.shape}, {iterations} iterations, batch {training.batch_size or 'all'}, "
           f"checkpoint every {training.every} ({training.checkpoint_count} checkpoints), {repeats} repeats")
     print(f"  {'':<34} {'median':>10} {'min':>10} {'max':>10} {'per iteration':>14}")
-    for name, label in (("engine", "engine Training.run_all()"), ("plain", "plain numpy loop")):
+    for name, label in (("engine", "engine Session.run_all()"), ("plain", "plain numpy loop")):
         t = times[name]
         print(f"  {label:<34} {statistics.median(t) * 1e3:>8.1f}ms {min(t) * 1e3:>8.1f}ms "
               f"{max(t) * 1e3:>8.1f}ms {statistics.median(t) / iterations * 1e6:>12.1f}µs")
@@ -229,7 +229,7 @@ def memory_and_jumps(folder: Path, iterations: int = 10_000, jumps: int = 40, ba
     rss_start = rss_text()
     scenario = big_scenario(folder, iterations)
     rss_loaded = rss_text()
-    training = Training(scenario)
+    training = Session(scenario)
     start = time.perf_counter()
     training.run_all()
     run_time = time.perf_counter() - start
@@ -282,7 +282,7 @@ def memory_and_jumps(folder: Path, iterations: int = 10_000, jumps: int = 40, ba
           f"{sum(t > 0.05 for t in back_times)} of the {back_steps} steps over 50 ms "
           f"(checkpoints passed: {sum(1 for s, _ in training._checkpoints if i <= s <= i + crossings)})")
     # The same as a viewer does it: a key every KEY_INTERVAL, and after each step into an earlier iteration
-    # the stretch below is prefetched on a background thread (Training.prefetch), as the app does.
+    # the stretch below is prefetched on a background thread (Session.prefetch), as the app does.
     starts = [s for s, _ in training._checkpoints if s > iterations // 4]
     i = starts[len(starts) // 2] + 30  # 30 iterations above a checkpoint: the walk crosses two of them
     run = training.iteration(i)

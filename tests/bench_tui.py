@@ -90,7 +90,7 @@ def step_benchmark() -> None:
     rows = []
     for name in ONE_ITERATION:
         app = make_app(name, keymap_file=Path("/nonexistent"))
-        n = len(app.first_run.steps)
+        n = len(app.first_session.steps)
         keys = (["n"] * n + ["p"] * n) * 2
         baseline = asyncio.run(key_latencies(MinimalApp(), keys))
         ours = asyncio.run(key_latencies(app, keys))
@@ -164,9 +164,9 @@ if which.startswith("minimal"):
     app = MinimalApp()
 else:
     from nnstep.engine.cli import load_or_report
-    from nnstep.engine.training import session
+    from nnstep.engine.session import Session
     from nnstep.tui.app import NNStepApp
-    app = NNStepApp(run=session(load_or_report("classify_2_3_4", None)))
+    app = NNStepApp(session=Session(load_or_report("classify_2_3_4", None)))
 display = app._display
 def spy(screen, renderable):
     display(screen, renderable)

@@ -17,7 +17,7 @@ import pytest
 from nnstep.engine.formats import render_seed
 from nnstep.engine.ops import seed_cross_entropy
 from nnstep.engine.scenario import load_scenario
-from nnstep.engine.steps import run
+from nnstep.engine.session import run
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 

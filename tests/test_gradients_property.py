@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from nnstep.engine.gradcheck import check_gradients
 from nnstep.engine.scenario import Layer, Scenario, parse_scenario
-from nnstep.engine.steps import run
+from nnstep.engine.session import run
 
 ACTIVATIONS = ("identity", "relu", "sigmoid", "tanh", "step", "softmax")
 LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")

@@ -23,7 +23,7 @@ from nnstep.engine.bundled import find_bundled
 from nnstep.engine.gradcheck import check_gradients
 from nnstep.engine.ops import ACTIVATIONS, LOSSES, seed_cross_entropy
 from nnstep.engine.scenario import load_scenario, parse_scenario
-from nnstep.engine.steps import run
+from nnstep.engine.session import run
 
 
 @contextlib.contextmanager

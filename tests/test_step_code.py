@@ -9,7 +9,7 @@ import pytest
 
 from nnstep.engine.bundled import bundled_scenarios
 from nnstep.engine.scenario import load_scenario, parse_scenario
-from nnstep.engine.steps import run
+from nnstep.engine.session import run
 from nnstep.engine.views import START, arrays_at, loss_at, parameter_names, phase_starts, update_parts, written_cells
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from nnstep.engine.scenario import load_scenario, parse_scenario
-from nnstep.engine.steps import PHASES, run
+from nnstep.engine.session import run
+from nnstep.engine.steps import PHASES
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -131,7 +132,7 @@ def test_cross_entropy_note_gives_the_course_value():
 
 
 def test_the_loss_note_names_the_digit_where_the_course_differs():
-    from nnstep.engine.steps import _first_difference
+    from nnstep.engine.ops import _first_difference
 
     assert _first_difference(0.3234202933601941, 0.3234204315448046) == ", different from the 7th significant digit"
     assert _first_difference(3.563179327475656, 3.5631839237588974) == ", different from the 6th significant digit"

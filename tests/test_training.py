@@ -1,8 +1,8 @@
 """Training runs: reproducibility, time travel, gradients per batch mode, learning, bad keys, the CLI.
 
-The central claim of :mod:`nnstep.engine.training` is that any step of any iteration, reached by a jump from
+The central claim of :mod:`nnstep.engine.session` is that any step of any iteration, reached by a jump from
 a checkpoint, is bit for bit what a plain run from the start shows there. The reference for that claim
-(:func:`straight_recording`) does not use :class:`Training` for its parameters: it records every
+(:func:`straight_recording`) does not use :class:`Session` for its parameters: it records every
 iteration in order with :func:`nnstep.engine.steps.iteration_steps`, from the scenario's initial layers,
 feeding each iteration's update-step values into the next.
 """
@@ -28,7 +28,7 @@ from nnstep.engine.bundled import bundled_scenarios, find_bundled
 from nnstep.engine.gradcheck import check_gradients
 from nnstep.engine.scenario import Layer, Scenario, ScenarioError, load_scenario, parse_scenario
 from nnstep.engine.steps import Step, iteration_steps
-from nnstep.engine.training import Training, choose_interval
+from nnstep.engine.session import Session, choose_interval
 
 BUNDLED = {p.stem: p for p in bundled_scenarios()}
 TRAINING_SCENARIOS = sorted(name for name, p in BUNDLED.items()
@@ -66,13 +66,13 @@ def bundled_text(name: str) -> str:
     return text
 
 
-def trained(scenario: Scenario, **kwargs) -> Training:
-    training = Training(scenario, **kwargs)
+def trained(scenario: Scenario, **kwargs) -> Session:
+    training = Session(scenario, **kwargs)
     training.run_all()
     return training
 
 
-def final_arrays(training: Training) -> list[np.ndarray]:
+def final_arrays(training: Session) -> list[np.ndarray]:
     return [a for layer in training.final_layers() for a in (layer.W, layer.b)]
 
 
@@ -143,7 +143,7 @@ def test_a_changed_learning_rate_changes_the_run_but_not_its_start(tmp_path):
     text = bundled_text("sgd_regression")
     (tmp_path / "b.toml").write_text(replace_once(text, "learning_rate = 0.07", "learning_rate = 0.01"), "utf-8")
     a, b = load_scenario(BUNDLED["sgd_regression"]), load_scenario(tmp_path / "b.toml")
-    ta, tb = Training(a), Training(b)
+    ta, tb = Session(a), Session(b)
     ta.advance(3)
     tb.advance(3)
     assert ta.losses[0] == tb.losses[0]  # the same first batch from the same parameters
@@ -270,8 +270,8 @@ def assert_same_steps(got: tuple[Step, ...] | list[Step], want: list[Step], wher
 
 
 def batches_of(scenario: Scenario) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The batches, taken from a fresh Training that never runs (batch(i) is the sampling alone)."""
-    fresh = Training(scenario)
+    """The batches, taken from a fresh Session that never runs (batch(i) is the sampling alone)."""
+    fresh = Session(scenario)
     return [fresh.batch(i) for i in range(1, scenario.training.iterations + 1)]
 
 
@@ -299,7 +299,7 @@ def test_jumps_show_the_straight_recording_bit_for_bit(mode):
             run = training.iteration(i)
             assert_same_steps(run.steps, reference[i - 1], f"{label}: iteration {i}")
             x, d = batches[i - 1]
-            assert same_bits(run.scenario.x, x) and same_bits(run.scenario.d, d)
+            assert same_bits(run.x, x) and same_bits(run.d, d)
         W, b = training.params_before(ITERATIONS + 1)
         for l, layer in enumerate(final):
             assert same_bits(W[l], layer.W) and same_bits(b[l], layer.b)
@@ -328,7 +328,7 @@ def test_params_before_matches_the_reference_at_every_iteration(mode):
 def test_time_travel_while_the_run_is_partway_leaves_the_run_alone():
     scenario = mode_scenario("regression", "5", "with_replacement")
     reference, final = straight_recording(scenario, batches_of(scenario))
-    training = Training(scenario, checkpoint_every=EVERY)
+    training = Session(scenario, checkpoint_every=EVERY)
     training.advance(20)
     assert training.computed == 20
     for i in (21, 3, 15, 8, 20, 1, 14):
@@ -354,7 +354,7 @@ def test_jumps_while_another_thread_advances_the_run():
     iterations = 300
     scenario = mode_scenario("regression", "5", "epoch", iterations=iterations)
     reference, final = straight_recording(scenario, batches_of(scenario))
-    training = Training(scenario, checkpoint_every=EVERY)
+    training = Session(scenario, checkpoint_every=EVERY)
     failures: list[BaseException] = []
 
     def worker() -> None:
@@ -390,7 +390,7 @@ def test_a_small_budget_chooses_a_longer_interval_with_the_same_results():
     size = sum(l.W.nbytes + l.b.nbytes for l in scenario.layers)
     assert choose_interval(scenario, budget=10 ** 9) == 1
     assert choose_interval(scenario, budget=size * 4) == 10  # 40 iterations, 4 parameter sets
-    training = Training(scenario, budget=size * 4, recompute_ms=0)  # by memory alone
+    training = Session(scenario, budget=size * 4, recompute_ms=0)  # by memory alone
     training.run_all()
     assert training.every == 10 and training.checkpoint_count == 5
     for i in (33, 10, 11, 40, 1, 20, 21):
@@ -400,13 +400,13 @@ def test_a_small_budget_chooses_a_longer_interval_with_the_same_results():
 def test_batches_follow_the_sampling():
     n = 12
     for bs in (1, 5, 12):
-        epoch = Training(mode_scenario("regression", str(bs), "epoch"))
+        epoch = Session(mode_scenario("regression", str(bs), "epoch"))
         order = np.concatenate([epoch.sample_numbers(i) for i in range(1, ITERATIONS + 1)])
         assert order.shape == (ITERATIONS * bs,)
         # Every pass through the data takes each sample exactly once.
         for start in range(0, order.size - n + 1, n):
             assert sorted(order[start:start + n]) == list(range(n)), (bs, start)
-        draws = Training(mode_scenario("regression", str(bs), "with_replacement"))
+        draws = Session(mode_scenario("regression", str(bs), "with_replacement"))
         rows = np.stack([draws.sample_numbers(i) for i in range(1, ITERATIONS + 1)])
         assert rows.shape == (ITERATIONS, bs) and rows.min() >= 0 and rows.max() < n
         if bs == 12:  # drawn with replacement: some batch of 12 from 12 repeats a sample
@@ -422,7 +422,7 @@ def test_batches_follow_the_sampling():
                 else:
                     assert x.shape == (bs, 3) and d.shape == (bs, 2)
                     assert same_bits(x, sc.x[rows_i]) and same_bits(d, sc.d[rows_i])
-    whole = Training(mode_scenario("regression", '"all"', None))
+    whole = Session(mode_scenario("regression", '"all"', None))
     assert whole.sample_numbers(5) is None
     x, d = whole.batch(5)
     assert same_bits(x, whole.scenario.x) and x.shape == (12, 3)
@@ -452,12 +452,12 @@ def targets(loss: str, samples: int, outputs: int, rng: np.random.Generator) -> 
     return rng.normal(size=(samples, outputs))
 
 
-def assert_gradients_pass(training: Training, i: int) -> None:
+def assert_gradients_pass(training: Session, i: int) -> None:
     if training.computed < i - 1:
         training.advance(i - 1 - training.computed)
     run = training.iteration(i)
     checks = check_gradients(run)
-    assert len(checks) == 3 * len(run.scenario.layers)
+    assert len(checks) == 3 * len(run.layers)
     failed = [(c.name, c.max_abs_error, c.max_rel_error) for c in checks if not c.passed]
     assert not failed, failed
 
@@ -472,10 +472,10 @@ def test_gradients_pass_in_every_batch_mode(batch_size, expect_ndim, loss, outpu
     d = targets(loss, 9, 1 if loss == "binary_cross_entropy" else 3, rng)
     text = inline_training_text(x, d, [4, 3, d.shape[1]], ["sigmoid", "tanh"], output, loss, 12,
                                 batch_size, "epoch", 2)
-    training = Training(parse_scenario(text), checkpoint_every=5)
+    training = Session(parse_scenario(text), checkpoint_every=5)
     for i in (1, 6, 12):
         assert_gradients_pass(training, i)
-        assert training.iteration(i).scenario.x.ndim == expect_ndim
+        assert training.iteration(i).x.ndim == expect_ndim
 
 
 @st.composite
@@ -515,7 +515,7 @@ def test_gradients_pass_on_random_training_runs(case):
     text, i, every = case
     note(text)
     note(f"iteration {i}, checkpoint every {every}")
-    training = Training(parse_scenario(text), checkpoint_every=every)
+    training = Session(parse_scenario(text), checkpoint_every=every)
     assert_gradients_pass(training, i)
 
 
@@ -842,7 +842,7 @@ def test_trace_json_shows_the_iterations_asked_for():
     assert result.returncode == 0, result.stderr
     steps = json.loads(result.stdout)["steps"]
     assert {s["iteration"] for s in steps} == {3, 4}
-    training = Training(load_scenario(BUNDLED["sgd_regression"]))
+    training = Session(load_scenario(BUNDLED["sgd_regression"]))
     training.advance(3)
     want = list(training.iteration(3).steps) + list(training.iteration(4).steps)
     assert len(steps) == len(want)
@@ -885,7 +885,7 @@ def test_check_refuses_an_iteration_past_the_end():
 
 @pytest.mark.parametrize("name", ["sgd_regression", "batch_regression", "digits_minibatch"])
 def test_there_is_no_iteration_beyond_the_run(name):
-    training = Training(load_scenario(find_bundled(name)))
+    training = Session(load_scenario(find_bundled(name)))
     training.run_all()
     for i in (0, training.iterations + 1):
         with pytest.raises(IndexError, match=f"iterations 1 to {training.iterations}"):
@@ -895,7 +895,7 @@ def test_there_is_no_iteration_beyond_the_run(name):
 def test_json_trace_names_each_iterations_batch_rows():
     result = cli_run("trace", "digits_minibatch", "--iterations", "2:3", "--format", "json")
     doc = json.loads(result.stdout)
-    training = Training(load_scenario(find_bundled("digits_minibatch")))
+    training = Session(load_scenario(find_bundled("digits_minibatch")))
     training.advance(3)
     assert [it["iteration"] for it in doc["iterations"]] == [2, 3]
     for it in doc["iterations"]:
@@ -909,7 +909,7 @@ def test_json_trace_names_each_iterations_batch_rows():
 
 def test_epoch_batches_that_span_two_passes_say_so():
     text = EPOCH_SPAN
-    training = Training(parse_scenario(text, "span.toml"))
+    training = Session(parse_scenario(text, "span.toml"))
     training.advance(6)
     # 40 samples in batches of 7: iteration 6 takes rows 36-40 of pass 1 and two of pass 2.
     assert "the last rows of shuffled pass 1 and the first of pass 2" in training.iteration(6).note
@@ -939,11 +939,11 @@ activation = "identity"
 def test_prefetch_on_another_thread_keeps_the_stretch_below_and_changes_nothing():
     import threading
 
-    from nnstep.engine.training import RECENT_STRETCH
+    from nnstep.engine.session import RECENT_STRETCH
 
     scenario = mode_scenario("regression", "5", "epoch", iterations=120)
     reference, _ = straight_recording(scenario, batches_of(scenario))
-    training = Training(scenario, checkpoint_every=50)
+    training = Session(scenario, checkpoint_every=50)
     training.run_all()
     training.iteration(101)  # a checkpoint starts iteration 101: the stretch below is in the one before
     assert 100 not in training._recent

@@ -384,7 +384,7 @@ async def test_a_big_network_renders_summarised_without_hanging(tmp_path):
     import time
 
     from nnstep.engine.scenario import parse_scenario
-    from nnstep.engine.steps import run
+    from nnstep.engine.session import Session
     from nnstep.tui.app import NNStepApp
 
     rng = np.random.default_rng(0)
@@ -394,7 +394,7 @@ async def test_a_big_network_renders_summarised_without_hanging(tmp_path):
             f'activation = "relu"\n'
             f'[[layers]]\nW = {(rng.normal(size=(300, 10)) * 0.05).round(4).tolist()}\nb = {[0.0] * 10}\n'
             f'activation = "identity"\n')
-    app = NNStepApp(run=run(parse_scenario(text, "big.toml")), folder=tmp_path, keymap_file=tmp_path / "none")
+    app = NNStepApp(session=Session(parse_scenario(text, "big.toml")), folder=tmp_path, keymap_file=tmp_path / "none")
     async with app.run_test(size=SIZE) as pilot:
         t0 = time.perf_counter()
         await pilot.press("n")

@@ -10,7 +10,7 @@ import pytest
 
 from nnstep.engine.bundled import find_bundled
 from nnstep.engine.scenario import load_scenario, parse_scenario
-from nnstep.engine.training import Training
+from nnstep.engine.session import Session
 from nnstep.tui.image_pane import ImagePane
 from nnstep.tui.loss_pane import LossPane
 from nnstep.tui.operation_pane import OperationPane
@@ -23,8 +23,8 @@ def _no_user_config(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
-def reference(name: str) -> Training:
-    training = Training(load_scenario(find_bundled(name)), checkpoint_every=10**9)  # one checkpoint: all recomputed
+def reference(name: str) -> Session:
+    training = Session(load_scenario(find_bundled(name)), checkpoint_every=10**9)  # one checkpoint: all recomputed
     training.run_all()
     return training
 
@@ -154,7 +154,7 @@ async def test_heatmap_shows_the_batch_with_labels_then_guesses():
     async with app.run_test(size=SIZE) as pilot:
         await trained(pilot)
         pane = app.screen.query_one(ImagePane)
-        d = app.screen.run.scenario.d
+        d = app.screen.run.d
         labels = [f"d={k}" for k in np.argmax(d, axis=1)[:4]]
         assert pane.border_title == "Input x · first 4 of 100 images"
         assert shown(pane).split("\n")[-1].split() == labels
@@ -189,8 +189,8 @@ activation = "identity"
 async def test_a_long_first_run_shows_progress_and_answers_keys_meanwhile():
     from nnstep.tui.app import NNStepApp
 
-    training = Training(parse_scenario(LONG, "long.toml"))
-    app = NNStepApp(run=training)
+    training = Session(parse_scenario(LONG, "long.toml"))
+    app = NNStepApp(session=training)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert not training.done  # still computing on the worker thread
@@ -225,11 +225,11 @@ HEAVY = LONG.replace("features = 30", "features = 200").replace(", ".join(["0.1"
 async def test_a_waiting_jump_shows_and_any_move_cancels_it():
     from nnstep.tui.app import NNStepApp
 
-    training = Training(parse_scenario(HEAVY, "heavy.toml"))
+    training = Session(parse_scenario(HEAVY, "heavy.toml"))
     # The straight run waits at a gate until the test opens it: a long run, on any machine.
     gate, advance = threading.Event(), training.advance
     training.advance = lambda n=None: gate.wait(10) and advance(n)
-    app = NNStepApp(run=training)
+    app = NNStepApp(session=training)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("i", *"3999", "enter")
@@ -275,8 +275,8 @@ DIVERGING = LONG.replace("iterations = 60000", "iterations = 200").replace("lear
 async def test_a_diverging_run_is_marked_in_the_plot():
     from nnstep.tui.app import NNStepApp
 
-    training = Training(parse_scenario(DIVERGING, "diverging.toml"))
-    app = NNStepApp(run=training)
+    training = Session(parse_scenario(DIVERGING, "diverging.toml"))
+    app = NNStepApp(session=training)
     async with app.run_test(size=SIZE) as pilot:
         await trained(pilot)
         first = int(np.flatnonzero(~np.isfinite(training.losses))[0]) + 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from nnstep.engine.bundled import bundled_scenarios, find_bundled
 from nnstep.engine.scenario import load_scenario
-from nnstep.engine.steps import run
+from nnstep.engine.session import run
 
 BUNDLED = [p.stem for p in bundled_scenarios()]
 #: The bundled training runs (a [training] table) and the one-iteration scenarios.
@@ -22,10 +22,10 @@ def bundled_run(name: str):
 
 def make_app(name: str | None = None, folder: Path = PICKER_DIR, keymap_file: Path | None = None):
     """The app on a bundled scenario (a training run for those with [training]), or on the picker."""
-    from nnstep.engine.training import session
+    from nnstep.engine.session import Session
     from nnstep.tui.app import NNStepApp
 
-    return NNStepApp(run=session(load_scenario(find_bundled(name))) if name else None, folder=folder,
+    return NNStepApp(session=Session(load_scenario(find_bundled(name))) if name else None, folder=folder,
                      keymap_file=keymap_file or folder / "no-such-keymap.toml")
 
 

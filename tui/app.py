@@ -1,6 +1,6 @@
 """The nnstep debugger app: ``nnstep FILE`` opens a scenario, ``nnstep`` alone opens the picker.
 
-Run it with ``nnstep scenarios/classify_2_3_4.toml`` (or ``python -m tui.app FILE``).
+Run it with ``nnstep scenarios/classify_2_3_4.toml`` (or ``python -m nnstep FILE``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from nnstep.engine.steps import Run
-from nnstep.engine.training import Training, session
+from nnstep.engine.session import Session
 from nnstep.tui.debugger import TRAINING_ONLY, DebuggerScreen
 from nnstep.tui.keymap import keymap_path, read_keymap
 from nnstep.tui.steps_pane import StepsPane
@@ -44,10 +43,10 @@ class NNStepApp(App):
         Binding("q", "quit", "Quit", tooltip="Quit nnstep", id="quit"),
     ]
 
-    def __init__(self, run: Run | Training | None = None, folder: Path | None = None,
+    def __init__(self, session: Session | None = None, folder: Path | None = None,
                  keymap_file: Path | None = None) -> None:
         super().__init__()
-        self.first_run = run
+        self.first_session = session
         self.folder = folder or Path.cwd()
         path = keymap_file or keymap_path()
         self.keymap_problems: list[str] = []
@@ -65,8 +64,8 @@ class NNStepApp(App):
             self.set_keymap(keymap)
 
     def on_mount(self) -> None:
-        if self.first_run is not None:
-            self.push_screen(DebuggerScreen(self.first_run))
+        if self.first_session is not None:
+            self.push_screen(DebuggerScreen(self.first_session))
         else:
             from nnstep.tui.picker import PickerScreen
 
@@ -83,7 +82,7 @@ class NNStepApp(App):
         from nnstep.tui.picker import PickerScreen
 
         try:
-            result = session(load_scenario(path))
+            result = Session(load_scenario(path))
         except ScenarioError as exc:
             from nnstep.tui.error_screen import ErrorScreen
 

@@ -1,31 +1,63 @@
 """Arrays as Rich text for the panes: decimals aligned, signs coloured, written cells marked.
 
 Big arrays are summarised (first rows and columns, an ellipsis, the last ones) so that a 300-unit
-layer renders as fast as a 3-unit one.
+layer renders as fast as a 3-unit one. Pure functions: the panes pass the styles their theme gives.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from rich.style import Style
 from rich.text import Text
 
 from nnstep.engine.numbers import exact
 
-POSITIVE = "#7cc4ff"
-NEGATIVE = "#ff8f70"
-ZERO = "#8a8a8a"
-WRITTEN = "bold on #3b3560"
-LABEL = "bold"
-SHAPE = "#9a9a9a"
+
+@dataclass(frozen=True)
+class ArrayStyles:
+    """How the parts of an array are drawn; the panes pass their theme's (their component classes)."""
+
+    positive: Style = Style()
+    negative: Style = Style()
+    zero: Style = Style(dim=True)
+    #: Laid over a written cell's sign style: a background and bold, no colour of its own.
+    written: Style = Style(reverse=True)
+    #: Shapes, ellipses and notes.
+    shape: Style = Style(dim=True)
+    label: Style = Style(bold=True)
+
+
+#: Without a theme (tests, a plain console): signs uncoloured.
+PLAIN = ArrayStyles()
 
 #: Rows shown in full before an array is summarised as head, ⋮, tail.
 MAX_ROWS = 11
 
+#: An entry no bigger than NOISE × its array's largest is float rounding noise: 64 float64 roundings
+#: (ε = 2.2e-16 each) of the array's own scale, ≈ 1.4e-14 of it. A sum of products that cancels to zero
+#: in exact arithmetic leaves a few ε of its terms' size (−5.55e-17 beside entries near 1); such a value
+#: carries no digit of the computation, so it must not decide how the rest of the array is printed.
+NOISE = 64 * float(np.finfo(np.float64).eps)
+
+
+def rounding_noise(array: np.ndarray) -> np.ndarray:
+    """Where ``array`` holds a non-zero entry at rounding-noise size: |v| ≤ NOISE · max |array|."""
+    a = np.asarray(array, dtype=np.float64)
+    finite = np.isfinite(a)
+    if not finite.any():
+        return np.zeros(a.shape, dtype=bool)
+    scale = float(np.abs(a[finite]).max())
+    return finite & (a != 0) & (np.abs(np.where(finite, a, 0.0)) <= NOISE * scale)
+
 
 def number_format(array: np.ndarray, digits: int) -> str:
     """One format for a whole array, so decimals line up: fixed point unless some entry would need an
-    exponent to be seen (≥ 1e5, or non-zero yet below the last decimal shown), as numpy decides."""
-    finite = np.abs(array[np.isfinite(array)])
+    exponent to be seen (≥ 1e5, or non-zero yet below the last decimal shown), as numpy decides. Entries
+    at rounding-noise size (:func:`rounding_noise`) do not count: they print as 0.0000 or −0.0000."""
+    array = np.asarray(array, dtype=np.float64)
+    finite = np.abs(array[np.isfinite(array) & ~rounding_noise(array)])
     nonzero = finite[finite > 0]
     if nonzero.size == 0:
         return f".{digits}f"
@@ -43,12 +75,30 @@ def _cell(v: float, fmt: str) -> str:
     return format(v, fmt)
 
 
-def _style(v: float) -> str:
+def noise_note(array: np.ndarray, digits: int) -> str:
+    """A line for an array printed in fixed point that has entries at rounding-noise size: they show as
+    0, and the note gives how many and the biggest one's exact value ("" when there are none)."""
+    a = np.asarray(array, dtype=np.float64)
+    if a.ndim == 0 or not number_format(a, digits).endswith("f"):
+        return ""
+    noise = rounding_noise(a)
+    count = int(noise.sum())
+    if not count:
+        return ""
+    where = np.unravel_index(int(np.argmax(np.where(noise, np.abs(np.nan_to_num(a)), -1.0))), a.shape)
+    entry = f"[{', '.join(str(int(i)) for i in where)}] = {exact(float(a[where]))}"
+    size = f"at most {NOISE:.1e} × the largest entry"
+    if count == 1:
+        return f"≈0 {entry} is float rounding noise ({size}), shown as 0"
+    return f"≈0 {count} entries are float rounding noise ({size}), shown as 0; the biggest is {entry}"
+
+
+def _style(v: float, styles: ArrayStyles) -> Style:
     if v > 0:
-        return POSITIVE
+        return styles.positive
     if v < 0 or np.isnan(v):
-        return NEGATIVE
-    return ZERO
+        return styles.negative
+    return styles.zero
 
 
 def _keep(n: int, limit: int) -> list[int | None]:

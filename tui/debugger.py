@@ -20,8 +20,7 @@ from textual.widgets import Footer, Header
 from textual.worker import get_current_worker
 
 from nnstep.engine.bundled import bundled_dir
-from nnstep.engine.steps import Run
-from nnstep.engine.training import Training
+from nnstep.engine.session import Session
 from nnstep.engine.views import START, phase_starts
 from nnstep.tui.image_pane import ImagePane
 from nnstep.tui.loss_pane import LossPane
@@ -99,18 +98,17 @@ class DebuggerScreen(Screen):
     speed: reactive[int] = reactive(DEFAULT_SPEED, init=False, repaint=False)
     digits: reactive[int] = reactive(4, init=False, repaint=False)
 
-    def __init__(self, source: Run | Training) -> None:
+    def __init__(self, session: Session) -> None:
         super().__init__()
-        if isinstance(source, Training):
-            #: The training run whose iterations this screen shows (None for a one-iteration scenario).
-            self.training: Training | None = source
-            run = source.iteration(1)
-        else:
-            self.training, run = None, source
+        #: The session whose iterations this screen shows (one for a plain scenario).
+        self.session = session
+        #: The same session when it is a training run (a loss history, iteration keys); else None.
+        self.training: Session | None = session if session.is_training else None
+        run = session.iteration(1)
         self.run = run
         #: The iteration shown (counted from 1) and how many there are.
         self.iteration = 1
-        self.total = self.training.iterations if self.training else 1
+        self.total = session.iterations
         #: An iteration asked for before the straight run reached it: (iteration, position).
         self._pending: tuple[int, int] | None = None
         self._progress_timer: Timer | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from rich.text import Text
 
-from nnstep.engine.steps import Run
+from nnstep.engine.steps import Iteration
 from nnstep.engine.views import classes
 from nnstep.tui.text_view import TextView
 
@@ -21,11 +21,11 @@ def _grey(v: float) -> str:
 class ImagePane(TextView):
     """As many of the batch's images as fit, two pixel rows per line (▀ with a top and bottom colour)."""
 
-    def __init__(self, run: Run, **kwargs) -> None:
+    def __init__(self, run: Iteration, **kwargs) -> None:
         super().__init__(**kwargs)
         self.run = run
         self.image = run.scenario.image
-        data = run.scenario.x
+        data = run.scenario.x  # the file's whole data set, not this iteration's batch
         #: Grey levels span the whole training set's range, so that images compare across batches.
         self.low, self.high = float(np.min(data)), float(np.max(data))
 
@@ -37,16 +37,16 @@ class ImagePane(TextView):
         if hasattr(self, "_position"):
             self.show_batch(self.run, self._position)
 
-    def show_batch(self, run: Run, position: int) -> None:
+    def show_batch(self, run: Iteration, position: int) -> None:
         """Show ``run``'s batch; its guesses once the step at ``position`` has computed y."""
         if not self.is_mounted:
             return
         self.run, self._position = run, position
-        y_step = next(s.index for s in run.steps if s.name == "y")
+        y_step = run.output.index
         knows_y = position >= y_step
         key = (run.steps[0].iteration, knows_y)
         self.show_cached(key, lambda width: self.render_batch(width, run.steps[y_step].value if knows_y else None))
-        batch = len(np.atleast_2d(run.scenario.x))
+        batch = len(np.atleast_2d(run.x))
         count = self.fits(self.scrollable_content_region.width, batch)
         if batch == 1:
             self.border_title = "Input x · image"
@@ -67,8 +67,8 @@ class ImagePane(TextView):
     def render_batch(self, width: int, y: np.ndarray | None) -> Text:
         sc = self.run.scenario
         height, img_width = self.image
-        x = np.atleast_2d(sc.x)
-        labels = classes(np.atleast_2d(sc.d), sc.loss) if sc.d is not None else None
+        x = np.atleast_2d(self.run.x)
+        labels = classes(np.atleast_2d(self.run.d), sc.loss) if self.run.d is not None else None
         guesses = classes(np.atleast_2d(y), sc.loss) if y is not None else None
         cell = self.cell
         count = self.fits(width, len(x))

@@ -24,15 +24,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     result = None
     if argv:
-        from nnstep.engine.training import session
+        from nnstep.engine.session import Session
 
         scenario = load_or_report(argv[0], None)
         if scenario is None:
             return EXIT_BAD_INPUT
-        result = session(scenario)
+        result = Session(scenario)
     from nnstep.tui.app import NNStepApp
 
-    app = NNStepApp(run=result)
+    app = NNStepApp(session=result)
     app.run()
     return app.return_code or EXIT_OK
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.reactive import reactive
 
-from nnstep.engine.steps import Run
+from nnstep.engine import names
+from nnstep.engine.ops import ACTIVATIONS
+from nnstep.engine.steps import Iteration
 from nnstep.tui.text_view import TextView, iteration_of
 
 NODE, EDGE_FORWARD, EDGE_BACKWARD = "●", "──▶", "◀──"
@@ -28,11 +30,11 @@ class NetworkPane(TextView):
     #: The position in the run (−1 before the first step).
     position: reactive[int] = reactive(-1, repaint=False)  # the view repaints the lines that changed
 
-    def __init__(self, run: Run, **kwargs) -> None:
+    def __init__(self, run: Iteration, **kwargs) -> None:
         super().__init__(**kwargs)
         self.run = run
         sc = run.scenario
-        self.columns = ["x"] + [("y" if l == len(sc.layers) else f"z{l}") for l in range(1, len(sc.layers) + 1)]
+        self.columns = ["x"] + [names.z(l, len(sc.layers)) for l in range(1, len(sc.layers) + 1)]
         self.units = [sc.x.shape[-1]] + [layer.W.shape[1] for layer in sc.layers]
         self.acts = [""] + [layer.activation for layer in sc.layers]
         if sc.training is not None:
@@ -63,8 +65,9 @@ class NetworkPane(TextView):
         n_cols = len(self.columns)
         gap = 4 if n_cols < 4 else 3
         col = max(4, min(9, (width - gap * (n_cols - 1)) // n_cols))
-        short = {"identity": "id", "softmax": "softmx", "sigmoid": "sigmd"} if col < 8 else {}
-        computed = {s.name for s in run.steps[: pos + 1]} | {"x"}
+        narrow = col < 8
+        #: The columns computed so far: x (0) and every layer whose output is.
+        computed = {0} | {s.layer for s in run.steps[: pos + 1] if s.kind == "activation"}
 
         def lit_column(i: int) -> bool:
             if step is None:
@@ -74,20 +77,19 @@ class NetworkPane(TextView):
             if step.phase == "loss":
                 return i == n_cols - 1
             if step.phase == "backward":
-                return i == step.layer and step.name.startswith("delta")
+                return i == step.layer and step.kind == "delta"
             return False
 
         def lit_gap(i: int) -> str | None:
             """The edge between columns i−1 and i (the weights W{i}) when this step uses it."""
             if step is None:
                 return None
-            if step.phase == "forward" and step.name.startswith("u") and step.layer == i:
+            if step.kind == "affine" and step.layer == i:
                 return EDGE_FORWARD
-            if step.phase == "backward" and (step.name.startswith("grad_") and step.layer == i
-                                             or step.name.startswith("delta") and step.layer == i - 1):
+            if step.kind in ("grad_W", "grad_b") and step.layer == i or step.kind == "delta" and step.layer == i - 1:
                 return EDGE_BACKWARD
             if step.phase == "update" and step.layer == i:
-                return f"═{step.name[0]}═"
+                return f"═{step.param}═"
             return None
 
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -99,7 +101,8 @@ class NetworkPane(TextView):
         for i, act in enumerate(self.acts):
             if i:
                 text.append(" " * gap)
-            text.append(short.get(act, act)[:col].center(col), style="italic #9a9a9a")
+            label = (ACTIVATIONS[act].short or act) if act and narrow else act
+            text.append(label[:col].center(col), style="italic #9a9a9a")
         rows = min(max(self.units), max_nodes)
         for r in range(rows):
             text.append("\n")
@@ -111,7 +114,7 @@ class NetworkPane(TextView):
                     else:
                         text.append(" " * gap)
                 if r < n and not (n > max_nodes and r == max_nodes - 1):
-                    known = name in computed or (name == "x")
+                    known = i in computed
                     style = LIT if lit_column(i) else (DONE if known else TODO)
                     text.append(NODE.center(col), style=style)
                 elif n > max_nodes and r == max_nodes - 1:

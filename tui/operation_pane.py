@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.reactive import reactive
 
-from nnstep.engine.steps import Run
+from nnstep.engine.steps import Iteration
 from nnstep.tui.text_view import ScrollingTextView, iteration_of
 
 FORMULA = "bold #ffd75f"
@@ -17,7 +17,7 @@ class OperationPane(ScrollingTextView):
 
     position: reactive[int] = reactive(-1, repaint=False)  # the view repaints the lines that changed
 
-    def __init__(self, run: Run, keys: dict[str, str] | None = None, **kwargs) -> None:
+    def __init__(self, run: Iteration, keys: dict[str, str] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.run = run
         #: The keys of each binding id as the user types them (after any remap), for the hints.

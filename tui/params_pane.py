@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from nnstep.engine.numbers import exact
-from nnstep.engine.steps import Run
+from nnstep.engine.steps import Iteration
 from nnstep.engine.views import arrays_at, loss_at, parameter_names, update_parts, written_cells
 from nnstep.tui.text_view import StepView
 from nnstep.tui.arrays import label_width, labelled
@@ -16,7 +16,7 @@ HEAD = "bold #d7af5f"
 class ParamsPane(StepView):
     """At an update step: before, gradient, after and change of that parameter, then all parameters."""
 
-    def __init__(self, run: Run, **kwargs) -> None:
+    def __init__(self, run: Iteration, **kwargs) -> None:
         super().__init__(run, **kwargs)
         self.loss_step = next((s.index for s in run.steps if s.phase == "loss"), None)
 
@@ -51,8 +51,8 @@ class ParamsPane(StepView):
         text.append("\n\nParameters now", style=HEAD)
         if updated:
             text.append(f"   updated: {', '.join(n for n in names if n in updated)}", style="#9a9a9a")
-        elif run.scenario.training is not None and run.steps[0].iteration > 1:
-            text.append(f"   as iteration {run.steps[0].iteration - 1} left them", style="#9a9a9a")
+        elif run.scenario.training is not None and run.number > 1:
+            text.append(f"   as iteration {run.number - 1} left them", style="#9a9a9a")
         elif run.scenario.training is not None:
             text.append("   the initial parameters", style="#9a9a9a")
         else:

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from nnstep.engine.steps import Run
+from nnstep.engine.steps import Iteration
 
 CURRENT, BREAKPOINT = "▶", "●"
 START_ROW = 0
@@ -51,7 +51,7 @@ class StepsPane(ScrollView, can_focus=True):
             super().__init__()
             self.position = position
 
-    def __init__(self, run: Run, **kwargs) -> None:
+    def __init__(self, run: Iteration, **kwargs) -> None:
         super().__init__(**kwargs)
         self.run = run
         self.position = -1
@@ -72,7 +72,7 @@ class StepsPane(ScrollView, can_focus=True):
     def on_mount(self) -> None:
         self.virtual_size = Size(0, len(self.rows))
 
-    def set_run(self, run: Run) -> None:
+    def set_run(self, run: Iteration) -> None:
         """Another iteration of the same training run: the same operations, so the same rows (nothing
         to repaint but the marks, which :meth:`show` moves)."""
         self.run = run

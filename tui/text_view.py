@@ -17,9 +17,14 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from nnstep.tui.theme import ThemeStyled
 
-class TextView(ScrollView, can_focus=False):
-    """Lines of Rich text; scrolls with the mouse (and the keys, in subclasses that take focus)."""
+
+class TextView(ThemeStyled, ScrollView, can_focus=False):
+    """Lines of Rich text; scrolls with the mouse (and the keys, in subclasses that take focus).
+
+    Subclasses draw with the styles of their COMPONENT_CLASSES (theme variables in DEFAULT_CSS); a new
+    theme drops the kept renderings and draws the text shown again (see :class:`ThemeStyled`)."""
 
     #: The panes keep their places: maximizing one would leave the others without a size to draw at.
     ALLOW_MAXIMIZE = False
@@ -36,6 +41,8 @@ class TextView(ScrollView, can_focus=False):
         self._lines: list[list[Segment]] = []
         self._plain = ""
         self._rendered: OrderedDict[tuple, tuple[str, list[list[Segment]]]] = OrderedDict()
+        #: What is shown, to draw again with a new theme's styles: its key and the function that makes it.
+        self._current: tuple[tuple, Callable[[int], Text]] | None = None
 
     @property
     def hidden_lines(self) -> int:
@@ -49,10 +56,13 @@ class TextView(ScrollView, can_focus=False):
 
     def show(self, text: Text) -> None:
         """Replace the content with ``text``, wrapped to the view's width, and scroll to the top."""
+        self._current = None
         self._show(text, None)
 
     def show_cached(self, key: tuple, make: Callable[[int], Text]) -> None:
         """Show ``make(width)``, the text that ``key`` stands for; the rendering is kept for next time."""
+        self._current = (key, make)
+        self.drawing()
         if (key, self.scrollable_content_region.width) in self._rendered:
             self._show(None, key)
         else:
@@ -63,12 +73,22 @@ class TextView(ScrollView, can_focus=False):
         width = self.scrollable_content_region.width
         if not width or (key, width) in self._rendered:
             return
+        self.drawing()
         console = self.app.console
         options = console.options.update(width=width, no_wrap=False, highlight=False)
         text = make(width)
         self._rendered[(key, width)] = (text.plain, console.render_lines(text, options, pad=False, new_lines=False))
         if len(self._rendered) > self.CACHE_SIZE:
             self._rendered.popitem(last=False)
+
+    def restyle(self) -> None:
+        """The theme changed: every kept rendering has the old colours; draw what is shown again."""
+        self._rendered.clear()
+        if self._current is not None and self.is_mounted:
+            key, make = self._current
+            scrolled = self.scroll_y
+            self._show(make(self.scrollable_content_region.width or 80), key)
+            self.scroll_to(y=scrolled, animate=False, immediate=True)  # a new theme keeps the reader's place
 
     def _show(self, text: Text | None, key: tuple | None) -> None:
         old = self._lines
@@ -123,8 +143,8 @@ class TextView(ScrollView, can_focus=False):
 
 
 def iteration_of(run) -> int:
-    """Which iteration a run is (1 for a one-iteration scenario): part of every rendering's cache key."""
-    return run.steps[0].iteration if run.steps else 1
+    """Which iteration is shown (1 for a one-iteration scenario): part of every rendering's cache key."""
+    return run.number
 
 
 def more_lines(hidden: int) -> str:

@@ -14,10 +14,10 @@ class ValuesPane(StepView):
 
     def render_at(self, position: int, digits: int, width: int) -> Text:
         if position < 0:
-            sc = self.run.scenario
-            arrays = [("x", sc.x)] + ([("d", sc.d)] if sc.d is not None else [])
-            heading = "The data this run starts from:" if sc.training is None else \
-                f"Iteration {self.run.steps[0].iteration}'s batch:"
+            run = self.run
+            arrays = [("x", run.x)] + ([("d", run.d)] if run.d is not None else [])
+            heading = "The data this run starts from:" if run.scenario.training is None else \
+                f"Iteration {run.number}'s batch:"
             text = Text(heading + "\n", style="#9a9a9a")
             w = label_width(arrays)
             for name, a in arrays:

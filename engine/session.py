@@ -1,4 +1,7 @@
-"""Training runs: many iterations of gradient descent, any step of any of them reachable, bit for bit.
+"""Sessions: what the debugger, the trace and the checks step through, for every scenario.
+
+A plain scenario is a session of one iteration; a ``[training]`` scenario is a training run: many
+iterations of gradient descent, any step of any of them reachable, bit for bit.
 
 A straight run keeps, per iteration, only the loss (and the batch accuracy of a classifier); every K
 iterations it keeps a copy of the parameters (a checkpoint). To show iteration i, the parameters before
@@ -19,14 +22,14 @@ import threading
 import time
 from bisect import bisect_right
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from nnstep.engine.ops import ACTIVATIONS, LOSSES
 from nnstep.engine.scenario import Layer, Scenario, random_streams
-from nnstep.engine.steps import Run, compute_pass, iteration_steps
+from nnstep.engine.steps import Iteration, compute_pass, iteration_steps
 
 #: Memory for parameter checkpoints; K is at least the smallest interval that keeps them within it.
 CHECKPOINT_BUDGET = 160 * 2**20
@@ -55,15 +58,8 @@ def _copy(params) -> tuple[list[np.ndarray], list[np.ndarray]]:
 
 
 def is_classifier(scenario: Scenario) -> bool:
-    """A softmax/cross-entropy or sigmoid/binary cross-entropy network: one with an accuracy."""
-    return scenario.loss in ("cross_entropy", "binary_cross_entropy")
-
-
-def correct(y: np.ndarray, d: np.ndarray, loss: str) -> np.ndarray:
-    """Per sample, whether the prediction is right: argmax for softmax, y > 0.5 for one sigmoid unit."""
-    if loss == "cross_entropy":
-        return np.argmax(y, axis=-1) == np.argmax(d, axis=-1)
-    return np.all((y > 0.5) == (d > 0.5), axis=-1)
+    """A network whose loss is a classifier's (softmax/cross entropy, sigmoid/binary cross entropy)."""
+    return scenario.loss is not None and LOSSES[scenario.loss].classifier
 
 
 def parameter_bytes(scenario: Scenario) -> int:
@@ -83,8 +79,8 @@ class Evaluation:
     samples: int
 
 
-class Training:
-    """A training run over a scenario's ``[training]`` iterations (or one iteration of a plain scenario).
+class Session:
+    """A scenario's iterations: a training run's ``[training]`` iterations, or a plain scenario's one.
 
     Iterations are numbered from 1. Nothing is computed until asked: :meth:`advance` runs the next
     iterations (in chunks, so a progress bar or a worker thread can follow), :meth:`iteration` records
@@ -108,6 +104,8 @@ class Training:
         self.loss_fn = LOSSES[scenario.loss] if scenario.loss else None
         self.lr = scenario.learning_rate
         self.classifier = is_classifier(scenario)
+        #: A ``[training]`` run (many iterations, a loss history), not a one-iteration scenario.
+        self.is_training = config is not None
         #: Per iteration (index i − 1): the loss on its batch before its update, and the batch accuracy.
         self.losses = np.full(self.iterations, np.nan)
         self.accuracies = np.full(self.iterations, np.nan) if self.classifier else None
@@ -122,7 +120,7 @@ class Training:
         #: Guards the recent past, which a viewer's thread and a prefetching thread both use.
         self._lock = threading.RLock()
         self._recent_capacity = max(RECENT_STRETCH + 8, min(64, RECENT_BUDGET // max(1, parameter_bytes(scenario))))
-        self._recorded: OrderedDict[int, Run] = OrderedDict()
+        self._recorded: OrderedDict[int, Iteration] = OrderedDict()
 
     # --- the batches ------------------------------------------------------------------------------------
 
@@ -172,7 +170,7 @@ class Training:
         todo = self.iterations - computed if n is None else min(n, self.iterations - computed)
         W, b = _copy(params)  # updated in place below; what was handed out stays as it was
         acts, fn, lr, every = self.acts, self.loss_fn, self.lr, self.every
-        losses, accuracies, loss = self.losses, self.accuracies, self.scenario.loss
+        losses, accuracies = self.losses, self.accuracies
         batch, checkpoints = self.batch, self._checkpoints
         last = checkpoints[-1][0]
         tuning = self._tune_ms is not None and computed < TIMED_ITERATIONS
@@ -182,7 +180,7 @@ class Training:
                 p = compute_pass(W, b, acts, x, d, fn, lr, in_place=True)
                 losses[i - 1] = p.loss
                 if accuracies is not None:
-                    accuracies[i - 1] = np.mean(correct(p.zs[-1], d, loss))
+                    accuracies[i - 1] = np.mean(fn.correct(p.zs[-1], d))
                 if tuning and i == TIMED_ITERATIONS // 2:
                     self._clock = time.perf_counter()
                 elif tuning and i == TIMED_ITERATIONS:
@@ -264,8 +262,8 @@ class Training:
         while len(self._recent) > self._recent_capacity:
             self._recent.popitem(last=False)
 
-    def iteration(self, i: int) -> Run:
-        """Iteration i as a run of its own: its scenario holds the parameters before it and its batch."""
+    def iteration(self, i: int) -> Iteration:
+        """Iteration i, recorded step by step from the parameters before it and its batch."""
         if not 1 <= i <= self.iterations:
             raise IndexError(f"no iteration {i}: the run has iterations 1 to {self.iterations}")
         if i in self._recorded:
@@ -276,8 +274,8 @@ class Training:
         sc = self.scenario
         steps = iteration_steps(layers, x, d, sc.loss, sc.learning_rate, iteration=i)
         rows = self.sample_numbers(i)
-        result = Run(scenario=replace(sc, layers=layers, x=x, d=d), steps=tuple(steps), note=self.start_note(i),
-                     batch_rows=None if rows is None else tuple(int(r) for r in rows))
+        result = Iteration(scenario=sc, number=i, x=x, d=d, layers=layers, steps=tuple(steps),
+                           rows=None if rows is None else tuple(int(r) for r in rows), note=self.start_note(i))
         self._recorded[i] = result
         while len(self._recorded) > RECORDED_ITERATIONS:
             self._recorded.popitem(last=False)
@@ -330,21 +328,17 @@ class Training:
             p = compute_pass(W, b, self.acts, x, None, None, None)
             y, u = p.zs[-1], p.us[-1]
             loss = float(self.loss_fn.value(u, y, d))
-            accuracy = float(np.mean(correct(y, d, self.scenario.loss))) if self.classifier else None
+            accuracy = float(np.mean(self.loss_fn.correct(y, d))) if self.classifier else None
         return Evaluation(loss, accuracy, 1 if x.ndim == 1 else x.shape[0])
 
 
-def train(scenario: Scenario) -> Training:
-    """A training run of ``scenario``, computed to the end."""
-    training = Training(scenario)
-    training.run_all()
-    return training
+def train(scenario: Scenario) -> Session:
+    """A session of ``scenario``, computed to the end."""
+    session = Session(scenario)
+    session.run_all()
+    return session
 
 
-def session(scenario: Scenario) -> Run | Training:
-    """What the debugger steps through: a training run (computed as it goes), or the one iteration."""
-    if scenario.training is not None:
-        return Training(scenario)
-    from nnstep.engine.steps import run
-
-    return run(scenario)
+def run(scenario: Scenario) -> Iteration:
+    """A scenario's first iteration, recorded (the whole run of a plain scenario)."""
+    return Session(scenario).iteration(1)
