@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib.resources import files
 from pathlib import Path
 
@@ -18,5 +19,10 @@ def bundled_scenarios() -> list[Path]:
 def find_bundled(name: str) -> Path | None:
     """The bundled scenario called ``name`` (with or without ``.toml``), if there is one."""
     stem = name[:-5] if name.endswith(".toml") else name
+    if not stem or "/" in stem or os.sep in stem or len(stem) > 200:  # not a name a bundled file can have
+        return None
     path = bundled_dir() / f"{stem}.toml"
-    return path if path.is_file() else None
+    try:
+        return path if path.is_file() else None
+    except OSError:
+        return None

@@ -176,7 +176,7 @@ def _check(args) -> int:
     import numpy as np
 
     from nnstep.engine.formats import shape_label
-    from nnstep.engine.gradcheck import ATOL, H, RTOL, check_gradients, kinks, resolution
+    from nnstep.engine.gradcheck import ATOL, H, RESOLVE, RTOL, check_gradients, kinks, resolution
     from nnstep.engine.session import Session
 
     scenario = _load(args.file, args.verb)
@@ -199,7 +199,7 @@ def _check(args) -> int:
         print(f"iteration {args.iteration} of {sc.training.iterations}: {batch}, from the parameters "
               f"the run reaches there")
     print(f"{sc.shape}, {sc.loss}: central differences, h = {H:g}, float64")
-    print(f"an element passes when |analytic − numeric| ≤ {ATOL:g}·max(1, |loss|)")
+    print(f"an element passes when |analytic − numeric| ≤ {ATOL:g} + {RESOLVE}·eps·max(1, |loss|)/h")
     print(f"                                              + {RTOL:g}·max(|analytic|, |numeric|)")
     print()
     name_width = max(len("array"), *(len(r.name) for r in rows))
@@ -214,12 +214,18 @@ def _check(args) -> int:
     if failed or unresolved:
         if failed:
             print(f"FAILED: {', '.join(failed)} disagree{'s' if len(failed) == 1 else ''} with finite differences")
-        if unresolved:
+        rounding = [r.name for r in rows if r.reason == "rounding"]
+        not_finite = [r.name for r in rows if r.reason == "not finite"]
+        if rounding:
             loss = float(next(s.value for s in result.steps if s.phase == "loss"))
-            print(f"NOT CHECKED: {', '.join(unresolved)}: the loss is {loss:.3g}, so central differences "
+            print(f"NOT CHECKED: {', '.join(rounding)}: the loss is {loss:.3g}, so central differences "
                   f"(h = {H:g}) lose everything below {resolution(loss):.2g} to rounding, and every entry "
-                  f"of {'this array' if len(unresolved) == 1 else 'these arrays'} is smaller; a loss this "
+                  f"of {'this array' if len(rounding) == 1 else 'these arrays'} is smaller; a loss this "
                   f"large usually means the run has diverged")
+        if not_finite:
+            print(f"NOT CHECKED: {', '.join(not_finite)}: "
+                  f"{'this gradient or its finite differences are' if len(not_finite) == 1 else 'these gradients or their finite differences are'} "
+                  f"not finite (inf or nan), so there is no number to compare; the run has overflowed")
         for note in kinks(result):
             print(f"note: {note}; finite differences straddle the kink there")
         overflowed = next((s.name for s in result.steps if not np.all(np.isfinite(s.value))), None)
@@ -236,6 +242,7 @@ def _train(args) -> int:
 
     import numpy as np
 
+    from nnstep.engine.numbers import count
     from nnstep.engine.session import Session
 
     scenario = _load(args.file, args.verb)
@@ -255,7 +262,7 @@ def _train(args) -> int:
     print(f"{scenario.name}")
     print(f"{scenario.shape} · {scenario.loss} · learning rate {scenario.learning_rate:g}")
     if t is not None:
-        print(f"{total} iterations of {t.method}, seed {t.seed}"
+        print(f"{count(total, 'iteration')} of {t.method}, seed {t.seed}"
               + (f", sampling {t.sampling}" if t.batch_size is not None else ""))
         print(f"data: {scenario.data_note}")
     print()
@@ -363,13 +370,14 @@ class _ProgressBar:
 
 def _list(args) -> int:
     from nnstep.engine.bundled import bundled_scenarios
+    from nnstep.engine.numbers import count
     from nnstep.engine.scenario import load_scenario
 
     scenarios = [load_scenario(p) for p in bundled_scenarios()]
     width = max(len(s.path.stem) for s in scenarios)
     for s in scenarios:
         loss = s.loss or "forward only"
-        runs = f"{s.training.iterations} iterations" if s.training else "1 iteration"
+        runs = count(s.training.iterations if s.training else 1, "iteration")
         print(f"{s.path.stem:<{width}}  {s.shape:<8}  {loss:<20}  {runs:<15}  {s.name}")
     return EXIT_OK
 

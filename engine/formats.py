@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from nnstep.engine import names
+from nnstep.engine.numbers import count
 from nnstep.engine.ops import LOSSES
 from nnstep.engine.scenario import Scenario
 from nnstep.engine.steps import Iteration, Kind, Step, shape_label
@@ -55,7 +56,7 @@ def render_text(run: Iteration | list[Iteration], width: int = TEXT_WIDTH) -> st
         lines.append(f"file: {sc.path}")
     if sc.training is not None:
         t = sc.training
-        lines.append(f"training: {t.iterations} iterations of {t.method}, seed {t.seed}"
+        lines.append(f"training: {count(t.iterations, 'iteration')} of {t.method}, seed {t.seed}"
                      + (f", sampling {t.sampling}" if t.batch_size is not None else ""))
         lines.append(f"data: {sc.data_note}")
     if sc.description:
@@ -102,14 +103,26 @@ def _step_text(step: Step, total: int, width: int) -> list[str]:
 # --- json --------------------------------------------------------------------------------------------
 
 
+#: How JSON writes the numbers it has no literal for: as these strings, so that the output stays valid
+#: JSON and an overflow (inf) can be told from an undefined result (nan).
+NON_FINITE = {"inf": "inf", "-inf": "-inf", "nan": "nan"}
+
+
+def json_number(v: float) -> float | str:
+    """``v``, or ``"inf"``, ``"-inf"`` or ``"nan"`` for a number JSON cannot write."""
+    if math.isfinite(v):
+        return v
+    return NON_FINITE["nan" if math.isnan(v) else "inf" if v > 0 else "-inf"]
+
+
 def _plain(array: Any) -> Any:
-    """Nested lists of floats; a non-finite number becomes null so that the output stays valid JSON."""
+    """Nested lists of floats; inf, -inf and nan as the strings "inf", "-inf" and "nan"."""
     value = np.asarray(array, dtype=np.float64).tolist()
 
     def clean(v):
         if isinstance(v, list):
             return [clean(item) for item in v]
-        return v if math.isfinite(v) else None
+        return json_number(v)
 
     return clean(value)
 
@@ -161,7 +174,8 @@ def batch_accuracy(run: Iteration) -> float | None:
     loss = LOSSES.get(run.scenario.loss or "")
     if loss is None or not loss.classifier:
         return None
-    return float(np.mean(loss.correct(run.output.value, run.d)))
+    share = loss.accuracy(run.output.value, run.d)
+    return None if math.isnan(share) else share
 
 
 # --- seed --------------------------------------------------------------------------------------------
@@ -186,9 +200,10 @@ def _print_vec(out: list[str], label: str, value: Any) -> None:
 
 
 def _as_written(sc: Scenario, name: str, array: np.ndarray) -> np.ndarray:
-    """Integers stay integers in print, as numpy prints the course's ``np.array([0, 0, 0, 1])``."""
-    exact = name in sc.integer_arrays and bool(np.all(np.abs(array) < 2.0**53))  # ints that float64 holds exactly
-    return array.astype(np.int64) if exact else array
+    """Integers stay integers in print, as numpy prints the course's ``np.array([0, 0, 0, 1])``: an array
+    the file wrote in integers, while it still holds whole numbers (a later iteration's parameters do not)."""
+    whole = bool(np.all(np.abs(array) < 2.0**53) and np.all(array == np.round(array)))  # float64 holds them exactly
+    return array.astype(np.int64) if name in sc.integer_arrays and whole else array
 
 
 def render_seed(run: Iteration | list[Iteration]) -> str:

@@ -17,7 +17,9 @@ from nnstep.engine.steps import Iteration
 
 #: The finite-difference step.
 H = 1e-5
-#: An element passes when |analytic − numeric| ≤ ATOL·max(1, |E|) + RTOL·max(|analytic|, |numeric|).
+#: An element passes when |analytic − numeric| ≤ ATOL + resolution(E) + RTOL·max(|analytic|, |numeric|):
+#: a small absolute slack, what rounding of E costs the differences, and a relative part. (An absolute
+#: part that grows with |E| itself would let a 100 % error pass when the loss is large.)
 ATOL = 1e-7
 RTOL = 1e-5
 #: ReLU and step have a kink at u = 0; closer than this, finite differences straddle it.
@@ -32,6 +34,11 @@ def resolution(loss: float) -> float:
     return RESOLVE * np.finfo(np.float64).eps * max(1.0, abs(loss)) / H
 
 
+def tolerance(loss: float, size: np.ndarray) -> np.ndarray:
+    """How far analytic and numeric may differ, per element of size max(|analytic|, |numeric|)."""
+    return ATOL + resolution(loss) + RTOL * size
+
+
 @dataclass(frozen=True)
 class GradCheck:
     """The comparison for one gradient step."""
@@ -42,9 +49,11 @@ class GradCheck:
     max_abs_error: float
     max_rel_error: float
     passed: bool
-    #: True when the two disagree but every entry is below what central differences resolve at this
-    #: loss: the check says nothing either way (and does not pass).
+    #: True when the check says nothing either way (and does not pass): the two disagree but every
+    #: entry is below what central differences resolve at this loss, or the numbers are not finite.
     unresolved: bool = False
+    #: Why it is unresolved: "rounding" (below the resolution) or "not finite" (inf or nan, an overflow).
+    reason: str | None = None
 
 
 def _loss(run: Iteration, params: list[list[np.ndarray]], start: int = 0, u_start: np.ndarray | None = None) -> float:
@@ -79,7 +88,6 @@ def check_gradients(run: Iteration) -> list[GradCheck]:
     params = [[layer.W.copy(), layer.b.copy()] for layer in run.layers]
     first = run.steps
     values = {s.name: s.value for s in first if s.phase != "update"}
-    scale = max(1.0, abs(float(values["loss"])))
     results = []
     with np.errstate(all="ignore"):  # an overflowing scenario fails the check; it does not warn
         for step in (s for s in first if s.phase == "backward"):
@@ -95,11 +103,16 @@ def check_gradients(run: Iteration) -> list[GradCheck]:
             size = np.maximum(np.abs(analytic), np.abs(numeric))
             rel = np.divide(err, size, out=np.zeros_like(err), where=size > 0)
             rel[np.isnan(err)] = np.nan
-            passed = bool(np.all(err <= ATOL * scale + RTOL * size))
-            unresolved = bool(np.nanmax(size, initial=0.0) < resolution(float(values["loss"]))
-                              and np.nanmax(err, initial=0.0) > ATOL)
+            loss = float(values["loss"])
+            passed = bool(np.all(err <= tolerance(loss, size)))
+            if not (np.isfinite(loss) and np.all(np.isfinite(analytic)) and np.all(np.isfinite(numeric))):
+                reason = "not finite"  # an overflow: there is no number for finite differences to check
+            elif np.nanmax(size, initial=0.0) < resolution(loss) and np.nanmax(err, initial=0.0) > ATOL:
+                reason = "rounding"
+            else:
+                reason = None
             results.append(GradCheck(step.name, analytic, numeric, float(err.max()), float(rel.max()),
-                                     passed and not unresolved, unresolved))
+                                     passed and reason is None, reason is not None, reason))
     return results
 
 

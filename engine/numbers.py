@@ -21,3 +21,15 @@ def exact(value: float) -> str:
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
     return repr(v) if SIGNIFICANT is None else f"{v:.{SIGNIFICANT}g}"
+
+
+def percent(share: float | None, decimals: int = 0) -> str:
+    """``97%``, ``96.7%``; ``n/a`` where there is no share (a diverged run's accuracy)."""
+    if share is None or math.isnan(share):
+        return "n/a"
+    return f"{share:.{decimals}%}"
+
+
+def count(n: int, noun: str) -> str:
+    """``1 iteration``, ``500 iterations``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

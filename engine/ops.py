@@ -307,6 +307,8 @@ def backward_code(act: Activation, name: str, g: str, u: str, z: str) -> str:
 
 def _first_difference(course: float, exact_value: float) -> str:
     """``, different from the 7th significant digit`` (counted on both numbers written to 16 places)."""
+    if not (math.isfinite(course) and math.isfinite(exact_value)):
+        return ""
     a, b = f"{course:.15e}", f"{exact_value:.15e}"
     if a == b:
         return ", the same to all 16 significant digits"
@@ -349,6 +351,13 @@ class Loss:
     def correct(self, y: np.ndarray, d: np.ndarray) -> np.ndarray:
         """Per sample, whether the prediction is right (classifiers only)."""
         raise TypeError(f"{self.name} is not a classifier's loss")
+
+    def accuracy(self, y: np.ndarray, d: np.ndarray) -> float:
+        """The share of samples a classifier gets right; nan when its outputs are not numbers (a diverged
+        run has no prediction to be right or wrong)."""
+        if not np.all(np.isfinite(y)):
+            return float("nan")
+        return float(np.mean(self.correct(y, d)))
 
     def check_targets(self, d: np.ndarray, key: str) -> str | None:
         """Why ``d`` cannot be this loss's target (``key`` names where d came from), or None."""
@@ -458,8 +467,9 @@ class CrossEntropy(Loss):
                     "distribution), found {where} summing to {found}"}
 
     def value(self, u, y, d):
-        # log y taken as log_softmax(u): exact, and finite even where y underflows to 0.
-        return np.float64(-np.sum(d * _log_softmax(u)) / batch_size(y))
+        # log y taken as log_softmax(u): exact, and finite even where y underflows to 0; a class with
+        # d = 0 adds nothing, even where its log y is −inf (0·log 0 = 0, not nan).
+        return np.float64(-np.sum(np.where(d == 0, 0.0, d * _log_softmax(u))) / batch_size(y))
 
     def delta(self, u, y, d, act):
         # Softmax and cross entropy together: every row of d sums to 1, so dE/du = (y − d) / N.

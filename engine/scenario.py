@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from nnstep.engine.limits import DATA_BYTES, MEMORY_BYTES, SCENARIO_BYTES, number_text, size_text, visible
+from nnstep.engine.numbers import count
 from nnstep.engine.ops import ACTIVATIONS, LOSSES
 
 TOP_KEYS = ("name", "description", "loss", "learning_rate", "x", "d", "training", "data", "layers")
@@ -33,9 +37,10 @@ class ScenarioError(Exception):
     """A scenario that cannot be used, with the file and key it concerns."""
 
     def __init__(self, path: str | Path | None, key: str | None, message: str):
+        message = visible(message)  # it may quote the file's own text
         super().__init__(message)
-        self.path = None if path is None else str(path)
-        self.key = key
+        self.path = None if path is None else visible(str(path))
+        self.key = None if key is None else visible(key)
         self.message = message
 
     def __str__(self) -> str:
@@ -153,6 +158,20 @@ class _Reader:
     def fail(self, key: str | None, message: str) -> ScenarioError:
         return ScenarioError(self.path, key, message)
 
+    def afford(self, key: str, numbers: int | float, what: str) -> None:
+        """Refuse, before allocating, ``numbers`` float64s for ``what`` beyond the memory nnstep allows."""
+        need = int(numbers) * 8
+        if need > MEMORY_BYTES:
+            raise self.fail(key, f"{what} would need about {size_text(need)} of memory; nnstep keeps a "
+                            f"scenario within {size_text(MEMORY_BYTES)}")
+
+    def finite(self, key: str, array: np.ndarray, what: str) -> np.ndarray:
+        """Refuse generated numbers that overflowed (as inf written in the file would be)."""
+        if not np.all(np.isfinite(array)):
+            raise self.fail(key, f"{what} overflow: some are beyond float64's range (about ±1.8e308) and come "
+                            f"out inf or nan; expected numbers small enough to compute with")
+        return array
+
     def check_keys(self, table: dict, allowed: tuple[str, ...], where: str) -> None:
         for key in table:
             if key not in allowed:
@@ -267,10 +286,13 @@ def parse_scenario(text: str, path: str | Path | None = None) -> Scenario:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise reader.fail(None, f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise reader.fail(None, "lists or tables are nested too deep to read (hundreds of levels); a "
+                          "scenario's arrays are at most two deep") from None
     reader.check_keys(doc, TOP_KEYS, "")
 
-    name = reader.string(doc, "name", "name", default=path.stem if path else "scenario")
-    description = reader.string(doc, "description", "description", default="")
+    name = visible(reader.string(doc, "name", "name", default=path.stem if path else "scenario"))
+    description = visible(reader.string(doc, "description", "description", default=""))
 
     loss = reader.string(doc, "loss", "loss")
     if loss is not None and loss not in LOSSES:
@@ -370,6 +392,11 @@ def _check_batch(reader: _Reader, training: TrainingConfig, x: np.ndarray) -> No
     if training.batch_size is not None and training.batch_size > samples:
         raise reader.fail("training.batch_size", f"expected at most {samples}, the number of training samples "
                           f"({_shape_text(x.shape)} in x), found {training.batch_size}")
+    # Per iteration a run keeps its loss and accuracy, and the rows of its batch (drawn up front).
+    per_iteration = 2 + (training.batch_size or 0)
+    reader.afford("training.iterations", training.iterations * per_iteration,
+                  f"the records of {number_text(training.iterations)} iterations" +
+                  (f" with batches of {training.batch_size}" if training.batch_size else ""))
 
 
 def _read_data(reader: _Reader, doc: dict, rng: np.random.Generator):
@@ -427,6 +454,10 @@ def _generate_data(reader: _Reader, table: dict, rng: np.random.Generator):
         high = reader.number(inputs.get("high", 1.0), "data.inputs.high")
         if not low < high:
             raise reader.fail("data.inputs.high", f"expected high > low ({low:g}), found {high:g}")
+        if not math.isfinite(high - low):
+            raise reader.fail("data.inputs", f"the range from low ({low:g}) to high ({high:g}) is wider than "
+                              f"float64 can hold (about 1.8e308); expected a narrower range")
+        reader.afford("data.samples", samples * features, f"{number_text(samples)} samples of {features} inputs")
         x = rng.uniform(low, high, size=(samples, features))
         what = f"uniform on [{low:g}, {high:g})"
     else:
@@ -437,7 +468,9 @@ def _generate_data(reader: _Reader, table: dict, rng: np.random.Generator):
         std = reader.number(inputs.get("std", 1.0), "data.inputs.std")
         if std <= 0:
             raise reader.fail("data.inputs.std", f"expected a number > 0, found {std:g}")
-        x = rng.normal(mean, std, size=(samples, features))
+        reader.afford("data.samples", samples * features, f"{number_text(samples)} samples of {features} inputs")
+        with np.errstate(all="ignore"):
+            x = reader.finite("data.inputs", rng.normal(mean, std, size=(samples, features)), "the generated inputs")
         what = f"normal with mean {mean:g} and std {std:g}"
     target = reader.table(table, "target", "data.target", TARGET_KEYS)
     if "linear" not in target:
@@ -450,38 +483,91 @@ def _generate_data(reader: _Reader, table: dict, rng: np.random.Generator):
                           f"(data.inputs.features = {features}), found shape {_shape_text(w.shape)}")
     w = w.reshape(features, -1)
     bias = reader.number(target.get("bias", 0.0), "data.target.bias")
-    d = np.dot(x, w) + bias
+    reader.afford("data.samples", samples * w.shape[1], f"{number_text(samples)} targets of {w.shape[1]} outputs")
+    with np.errstate(all="ignore"):
+        d = reader.finite("data.target", np.dot(x, w) + bias, "the generated targets d = x·linear + bias")
     weights = ", ".join(f"{v:g}" for v in w.ravel()) if w.shape[1] == 1 else "the given matrix"
-    return x, d, f"{samples} generated samples: x {what} ({features} features), d = x·[{weights}] + {bias:g}"
+    return x, d, f"{samples} generated samples: x {what} ({count(features, 'feature')}), d = x·[{weights}] + {bias:g}"
+
+
+def _data_path(reader: _Reader, file: str) -> Path:
+    """Where ``data.file`` is: inside the scenario file's folder (or below it), never elsewhere, so that a
+    scenario from someone else cannot read the rest of the machine (no absolute paths, no ``..`` out of
+    the folder, no link that leads out of it)."""
+    base = reader.path.parent if reader.path is not None else Path(".")
+    if not file:
+        raise reader.fail("data.file", "expected the name of an .npz file beside the scenario file, found \"\"")
+    if Path(file).is_absolute():
+        raise reader.fail("data.file", f"{file} is an absolute path; expected a file in the scenario file's folder "
+                          "or below it, named relative to it (e.g. \"data/digits.npz\")")
+    where = base / file
+    try:
+        inside = where.resolve().is_relative_to(base.resolve())
+    except (OSError, RuntimeError) as exc:  # a link loop, a name too long
+        raise reader.fail("data.file", f"{file} cannot be read: {_os_problem(exc) if isinstance(exc, OSError) else exc}") from None
+    if not inside:
+        raise reader.fail("data.file", f"{file} leads outside the scenario file's folder (through .. or a link); "
+                          "nnstep reads data files only from that folder or below it")
+    return where
+
+
+def _npz_member(reader: _Reader, archive, key: str, file: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype that array ``key`` of an .npz declares, read from its header alone, refused
+    when it holds Python objects or would take more memory than nnstep allows."""
+    import zipfile
+
+    name = f"{key}.npy"
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        found = ", ".join(n.removesuffix(".npy") for n in archive.namelist()) or "none"
+        raise reader.fail("data.file", f"{file} has no array '{key}'; expected arrays x (samples × inputs) and d "
+                          f"(samples × outputs), found {found}") from None
+    if info.file_size > DATA_BYTES:
+        raise reader.fail("data.file", f"array {key} in {file} unpacks to {size_text(info.file_size)}; nnstep reads "
+                          f"data files of up to {size_text(DATA_BYTES)}")
+    try:
+        with archive.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise reader.fail("data.file", f"array {key} in {file} is not a numpy array ({exc})") from None
+    if dtype.hasobject:
+        raise reader.fail("data.file", f"{file} holds Python objects (a pickle), which nnstep never loads; "
+                          "expected plain numeric arrays x and d")
+    size = math.prod(shape) * dtype.itemsize
+    if size > DATA_BYTES or size > info.file_size:
+        raise reader.fail("data.file", f"array {key} in {file} declares shape {_shape_text(shape)} "
+                          f"({size_text(size)}) but {'nnstep reads up to ' + size_text(DATA_BYTES) if size > DATA_BYTES else 'the file holds ' + size_text(info.file_size)}")
+    return shape, dtype
 
 
 def _read_data_file(reader: _Reader, file: str):
-    """Arrays x and d from an ``.npz`` file, read as data only (no pickles), relative to the scenario file."""
+    """Arrays x and d from an ``.npz`` file, read as data only (no pickles), relative to the scenario file;
+    their sizes are checked from the archive's headers before anything is unpacked."""
     import zipfile
 
-    base = reader.path.parent if reader.path is not None else Path(".")
-    where = base / file
-    if not where.is_file():
-        raise reader.fail("data.file", f"no such file: {where}" + (" (relative to the scenario file's folder)"
-                                                                     if not Path(file).is_absolute() else ""))
+    where = _data_path(reader, file)
     try:
-        with open(where, "rb") as f:
-            magic = f.read(6)
-    except OSError as exc:
-        raise reader.fail("data.file", f"{file} cannot be read: {exc.strerror or exc}") from None
+        data = read_file(where, DATA_BYTES, "a data file (.npz)")
+    except ScenarioError as exc:
+        raise reader.fail("data.file", f"{file}: {exc.message}"
+                          + (" (relative to the scenario file's folder)" if exc.message == "no such file" else "")) from None
+    magic = data[:6]
     if magic == b"\x93NUMPY":
         raise reader.fail("data.file", f"{file} is a single array (.npy); expected an .npz with arrays x and d "
                           "(numpy.savez(path, x=x, d=d))")
     if not magic.startswith(b"PK"):
         raise reader.fail("data.file", f"{file} is not a numpy .npz file (an .npz is a zip archive of arrays; "
                           "numpy.savez(path, x=x, d=d) writes one)")
+    import io
+
     try:
-        with np.load(where, allow_pickle=False) as archive:
-            names = list(archive.files)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for key in ("x", "d"):
-                if key not in names:
-                    raise reader.fail("data.file", f"{file} has no array '{key}'; expected arrays x (samples × "
-                                      f"inputs) and d (samples × outputs), found {', '.join(names) or 'none'}")
+                _npz_member(reader, archive, key, file)
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in ("x", "d")}
     except ScenarioError:
         raise
@@ -490,7 +576,7 @@ def _read_data_file(reader: _Reader, file: str):
             raise reader.fail("data.file", f"{file} holds Python objects (a pickle), which nnstep never loads; "
                               "expected plain numeric arrays x and d") from None
         raise reader.fail("data.file", f"{file} is not a numpy .npz file ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
         raise reader.fail("data.file", f"{file} is not a numpy .npz file ({exc})") from None
     out = []
     for key in ("x", "d"):
@@ -586,6 +672,7 @@ def _initial_parameters(reader: _Reader, table: dict, where: str, inputs: int, r
     scale = reader.number(table.get("scale", 1.0), f"{where}.scale")
     if scale <= 0:
         raise reader.fail(f"{where}.scale", f"expected a number > 0, found {table['scale']}")
+    reader.afford(f"{where}.units", (inputs + 1) * units, f"a layer of {number_text(units)} units on {inputs} inputs")
     W = rng.standard_normal((inputs, units))
     b = rng.standard_normal(units) if init == "randn" else np.zeros(units)
     if init == "xavier":
@@ -594,7 +681,9 @@ def _initial_parameters(reader: _Reader, table: dict, where: str, inputs: int, r
         W = W * math.sqrt(2.0 / inputs)
     elif init == "zeros":
         W = np.zeros((inputs, units))
-    return W * scale, b * scale
+    with np.errstate(all="ignore"):
+        return (reader.finite(f"{where}.scale", W * scale, "the initial weights"),
+                reader.finite(f"{where}.scale", b * scale, "the initial biases"))
 
 
 def _check_loss(reader: _Reader, loss: str, layers: list[Layer], d: np.ndarray, key: str = "d") -> None:
@@ -608,19 +697,43 @@ def _check_loss(reader: _Reader, loss: str, layers: list[Layer], d: np.ndarray, 
         raise reader.fail(key, problem)
 
 
+def _os_problem(exc: OSError) -> str:
+    """``permission denied``, ``file name too long``: an OSError in words."""
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return (exc.strerror or str(exc)).lower() if exc.strerror else str(exc)
+
+
+def read_file(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of ``path`` when it is a regular file of at most ``limit`` bytes; else a ScenarioError
+    that says why (no such file, a folder, a FIFO or device, too large, not readable)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ScenarioError(path, None, "no such file") from None
+    except OSError as exc:
+        raise ScenarioError(path, None, f"cannot be read: {_os_problem(exc)}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ScenarioError(path, None, f"is a folder; expected {what}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ScenarioError(path, None, f"is not a regular file (a pipe, a device or a socket); expected {what}")
+    if info.st_size > limit:
+        raise ScenarioError(path, None, f"is {size_text(info.st_size)}; nnstep reads {what} of up to "
+                            f"{size_text(limit)}")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise ScenarioError(path, None, f"cannot be read: {_os_problem(exc)}") from None
+    if len(data) > limit:  # it grew since stat
+        raise ScenarioError(path, None, f"is larger than {size_text(limit)}, the most nnstep reads of {what}")
+    return data
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(path, None, "no such file") from None
-    except IsADirectoryError:
-        raise ScenarioError(path, None, "is a folder; expected a scenario file (.toml)") from None
-    except PermissionError:
-        raise ScenarioError(path, None, "cannot be read: permission denied") from None
-    except OSError as exc:
-        raise ScenarioError(path, None, f"cannot be read: {exc.strerror or exc}") from None
+    data = read_file(path, SCENARIO_BYTES, "a scenario file (.toml)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -180,7 +180,7 @@ class Session:
                 p = compute_pass(W, b, acts, x, d, fn, lr, in_place=True)
                 losses[i - 1] = p.loss
                 if accuracies is not None:
-                    accuracies[i - 1] = np.mean(fn.correct(p.zs[-1], d))
+                    accuracies[i - 1] = fn.accuracy(p.zs[-1], d)
                 if tuning and i == TIMED_ITERATIONS // 2:
                     self._clock = time.perf_counter()
                 elif tuning and i == TIMED_ITERATIONS:
@@ -328,8 +328,8 @@ class Session:
             p = compute_pass(W, b, self.acts, x, None, None, None)
             y, u = p.zs[-1], p.us[-1]
             loss = float(self.loss_fn.value(u, y, d))
-            accuracy = float(np.mean(self.loss_fn.correct(y, d))) if self.classifier else None
-        return Evaluation(loss, accuracy, 1 if x.ndim == 1 else x.shape[0])
+            share = self.loss_fn.accuracy(y, d) if self.classifier else None
+        return Evaluation(loss, share, 1 if x.ndim == 1 else x.shape[0])
 
 
 def train(scenario: Scenario) -> Session:

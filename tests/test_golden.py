@@ -3,7 +3,9 @@
 The seed's printouts are copied below as the notebook printed them (the report lost numpy's leading
 spaces, so whitespace is compared loosely). ``nnstep trace --format seed`` must print each block, in
 the same order, with the same numbers; the only exceptions are the two losses that the course computed
-with +1e-7 inside the log (checked separately, against the course's own formula).
+with +1e-7 inside the log (checked separately, against the course's own formula). Arrays are compared
+as text at numpy's 8 digits, which no CPU's last bits change (no value lies near a rounding boundary);
+the one number the seed prints with every digit agrees to 12 digits.
 """
 
 from __future__ import annotations
@@ -198,9 +200,24 @@ def _blocks(text: str) -> list[tuple[str, str]]:
     return [(label, " ".join(body.split())) for label, body in found]
 
 
+def _same(wanted: tuple[str, str], ours: tuple[str, str]) -> bool:
+    """The same block: the same label and text, except that a number the seed prints with every digit
+    (the 誤差 of regress_2_3_2) must be ours written in full and agree to 12 digits: its last digits
+    depend on the CPU's BLAS kernel that computed y."""
+    if wanted[0] != ours[0]:
+        return False
+    if wanted[1] == ours[1]:
+        return True
+    try:
+        seed, mine = float(wanted[1]), float(ours[1])
+    except ValueError:  # an array: compared as text, at numpy's 8 digits
+        return False
+    return ours[1] == repr(mine) and mine == pytest.approx(seed, rel=1e-12)
+
+
 def _is_subsequence(wanted: list, have: list) -> bool:
     it = iter(have)
-    return all(any(w == h for h in it) for w in wanted)
+    return all(any(_same(w, h) for h in it) for w in wanted)
 
 
 @pytest.mark.parametrize("name", sorted(SEED_PRINTOUTS))
@@ -208,7 +225,7 @@ def test_seed_format_prints_every_block_the_seed_prints(name):
     ours = _blocks(render_seed(run(load_scenario(SCENARIOS / f"{name}.toml"))))
     wanted = _blocks(SEED_PRINTOUTS[name])
     assert wanted, "the golden printout parsed into no blocks"
-    missing = [w for w in wanted if w not in ours]
+    missing = [w for w in wanted if not any(_same(w, o) for o in ours)]
     assert not missing, f"blocks the seed prints that we do not: {missing}\nours: {ours}"
     # Each network's prints come in the seed's order (the single-layer notebooks print W, b, x first).
     if name not in ("single_unit", "single_layer"):

@@ -23,10 +23,10 @@ from nnstep.engine.gradcheck import check_gradients
 from nnstep.engine.scenario import Layer, Scenario, parse_scenario
 from nnstep.engine.session import run
 
-ACTIVATIONS = ("identity", "relu", "sigmoid", "tanh", "step", "softmax")
+ACTIVATIONS = ("identity", "relu", "sigmoid", "tanh", "step", "softmax", "leaky_relu")
 LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
 REQUIRED_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
-#: Draws with a relu/step pre-activation closer than this to 0 are skipped (the kink).
+#: Draws with a relu/step/leaky_relu pre-activation closer than this to 0 are skipped (the kink).
 KINK = 1e-3
 
 #: The reference's number type: extended precision where available, else float64.
@@ -49,6 +49,8 @@ def ref_act(name: str, u: np.ndarray) -> np.ndarray:
         return u
     if name == "relu":
         return np.where(u > 0, u, R(0))
+    if name == "leaky_relu":
+        return np.where(u > 0, u, R("0.01") * u)
     if name == "sigmoid":
         with np.errstate(over="ignore"):  # only reachable in the float64 fallback: 1 / (1 + inf) = 0
             return R(1) / (R(1) + np.exp(-u))
@@ -220,7 +222,7 @@ def build(net: dict) -> Scenario:
 def assume_off_kinks(net: dict, ref: Ref):
     us, _ = ref.forward()
     for u, act in zip(us, net["acts"]):
-        if act in ("relu", "step"):
+        if act in ("relu", "step", "leaky_relu"):
             assume(bool(np.all(np.abs(u) > KINK)))
 
 

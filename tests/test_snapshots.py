@@ -2,18 +2,32 @@
 
 After a deliberate change to the screens, look at the new pictures and accept them with
 ``pytest tests/test_snapshots.py --snapshot-update``.
+
+The pictures show full-precision numbers (the loss, the course's loss in a note) to 12 significant
+digits: numpy's exp, log and BLAS kernels are chosen by CPU (AVX2, AVX-512, NEON), and the last one
+or two digits of their results differ between machines, so a picture with every digit would pass
+only on the kind of CPU that took it.
 """
 
 from __future__ import annotations
 
+import html
+import re
+from pathlib import Path
+
 import pytest
 
+from nnstep.engine import numbers
 from tui_helpers import SIZE, make_app, open_from_picker
+
+PICTURES = Path(__file__).resolve().parent / "__snapshots__" / "test_snapshots"
+#: Digits of a full-precision number in a picture: as many as every CPU agrees on.
+DIGITS = 12
 
 
 @pytest.fixture(autouse=True)
-def _no_user_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+def _digits_every_cpu_agrees_on(monkeypatch):
+    monkeypatch.setattr(numbers, "SIGNIFICANT", DIGITS)
 
 
 def test_start(snap_compare):
@@ -56,25 +70,42 @@ def test_error_screen(snap_compare):
     assert snap_compare(make_app(None), run_before=open_broken, terminal_size=SIZE)
 
 
-async def _trained(pilot, keys=()):
-    """Wait for the straight run to finish (the plot then shows every iteration), then press ``keys``."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    assert pilot.app.screen.training.done
-    for key in keys:
-        await pilot.press(key)
-    await pilot.pause()
-
-
-def test_digits_training_run_with_heatmap(snap_compare):
+def test_digits_training_run_with_heatmap(snap_compare, until_trained):
     async def run_before(pilot):
-        await _trained(pilot, ["full_stop"] * 3 + ["n"] * 4)
+        await until_trained(pilot, ["full_stop"] * 3 + ["n"] * 4)
 
     assert snap_compare(make_app("digits_minibatch"), run_before=run_before, terminal_size=SIZE)
 
 
-def test_sgd_iteration_537(snap_compare):
+def test_sgd_iteration_537(snap_compare, until_trained):
     async def run_before(pilot):
-        await _trained(pilot, ["i", "5", "3", "7", "enter", "right_square_bracket", "right_square_bracket", "n"])
+        await until_trained(pilot, ["i", "5", "3", "7", "enter", "right_square_bracket", "right_square_bracket", "n"])
 
     assert snap_compare(make_app("sgd_regression"), run_before=run_before, terminal_size=SIZE)
+
+
+def test_a_full_precision_number_is_written_to_the_digits_every_cpu_agrees_on():
+    # backprop_2_3_2's loss on AVX-512 and on AVX2: one picture for both.
+    assert numbers.exact(0.09109144089484147) == numbers.exact(0.09109144089484168) == "0.0910914408948"
+
+
+def _picture_lines(svg: str) -> list[str]:
+    """The text of an exported screen, one string per terminal line."""
+    lines: dict[float, list[tuple[float, str]]] = {}
+    for x, y, text in re.findall(r'<text [^>]*?x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)</text>', svg):
+        lines.setdefault(float(y), []).append((float(x), html.unescape(text)))
+    return ["".join(text for _, text in sorted(pieces)) for _, pieces in sorted(lines.items())]
+
+
+def test_no_picture_shows_a_number_to_more_digits_than_every_cpu_agrees_on():
+    """A number written in full (``repr``) in a picture makes the snapshot pass on one kind of CPU only:
+    every full-precision number on screen must go through nnstep.engine.numbers.exact."""
+    pictures = sorted(PICTURES.glob("*.svg"))
+    assert pictures, f"no pictures in {PICTURES}"
+    too_long = []
+    for picture in pictures:
+        for line in _picture_lines(picture.read_text(encoding="utf-8")):
+            for number in re.findall(r"\d*\.\d+", line):
+                if len(number.replace(".", "").lstrip("0")) > DIGITS:
+                    too_long.append(f"{picture.name}: {number} in {line.strip()!r}")
+    assert not too_long, "\n".join(too_long)

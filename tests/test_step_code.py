@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from nnstep.engine.bundled import bundled_scenarios
+from nnstep.engine.ops import ACTIVATIONS
 from nnstep.engine.scenario import load_scenario, parse_scenario
 from nnstep.engine.session import run
 from nnstep.engine.views import START, arrays_at, loss_at, parameter_names, phase_starts, update_parts, written_cells
@@ -38,9 +39,9 @@ activation = "{out}"
 """
 ONE_HOT = "[[1, 0], [0, 1], [1, 0]]"
 CASES = [(h, o, l, ONE_HOT if l == "cross_entropy" else "[[0.2, 0.9], [1.0, 0.0], [0.5, 0.5]]")
-         for h in ("relu", "sigmoid", "tanh", "identity", "step", "softmax")
+         for h in ACTIVATIONS  # every activation there is, so that a new one is covered
          for o, l in (("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy"), ("identity", "mse"),
-                      ("tanh", "mse"), ("softmax", "mse"), ("relu", "mse"))]
+                      ("tanh", "mse"), ("softmax", "mse"), ("relu", "mse"), ("leaky_relu", "mse"))]
 
 
 def _runs():

@@ -124,10 +124,22 @@ def test_relu_note_counts_units_that_pass_no_gradient():
     assert "1 of 2 entries is" in delta1.note
 
 
+def _course_loss(steps) -> float:
+    """What the course's cross_entropy_error gives on this run's y: every digit, as this machine computes it
+    (the last ones depend on the CPU's log kernel)."""
+    from nnstep.engine.ops import seed_cross_entropy
+
+    by_name = {s.name: s for s in steps}
+    return float(seed_cross_entropy(by_name["y"].value, by_name["loss"].inputs["d"]))
+
+
 def test_cross_entropy_note_gives_the_course_value():
-    loss = next(s for s in _run("classify_2_3_4").steps if s.name == "loss")
+    steps = _run("classify_2_3_4").steps
+    loss = next(s for s in steps if s.name == "loss")
     assert isinstance(loss.value, np.ndarray) and loss.value.ndim == 0
-    assert "0.3234202933601941" in loss.note
+    course = _course_loss(steps)
+    assert course == pytest.approx(0.3234202933601941, rel=1e-12)  # as the course printed it
+    assert repr(course) in loss.note
     assert "1e-7" in loss.note
 
 
@@ -138,8 +150,9 @@ def test_the_loss_note_names_the_digit_where_the_course_differs():
     assert _first_difference(3.563179327475656, 3.5631839237588974) == ", different from the 6th significant digit"
     assert _first_difference(1.5, 1.5) == ", the same to all 16 significant digits"
     assert _first_difference(0.5, 5.0) == ", different in magnitude"
-    note = next(s.note for s in _run("classify_2_3_4").steps if s.name == "loss")
-    assert "0.3234202933601941 here, different from the 7th significant digit" in note
+    steps = _run("classify_2_3_4").steps
+    note = next(s.note for s in steps if s.name == "loss")
+    assert f"{_course_loss(steps)!r} here, different from the 7th significant digit" in note
 
 
 BATCH_RELU = """
@@ -166,3 +179,96 @@ def test_hidden_relu_note_on_a_batch_says_which_units_learn_nothing():
     assert "Unit 3 of layer 1 (counting from 1) is ≤ 0 for every sample, so its weights get no gradient from this batch." in note
     grad = steps["grad_W1"].value
     assert np.all(grad[:, 2] == 0) and np.all(grad[:, :2] != 0)
+
+
+# --- the typed contract: what a step is, what an iteration is ------------------------------------------
+
+#: The phase each kind of step belongs to.
+PHASE_OF = {"affine": "forward", "activation": "forward", "loss": "loss", "delta": "backward",
+            "grad_W": "backward", "grad_b": "backward", "update": "update"}
+
+
+def _every_bundled_iteration():
+    from nnstep.engine.bundled import bundled_scenarios
+
+    for path in bundled_scenarios():
+        yield path.stem, run(load_scenario(path))
+
+
+def test_every_step_says_its_kind_phase_and_parameter():
+    from typing import get_args
+
+    from nnstep.engine.steps import KINDS, Kind, Phase
+
+    assert set(KINDS) == set(PHASE_OF) == set(get_args(Kind)) and set(PHASES) == set(get_args(Phase))
+    for name, it in _every_bundled_iteration():
+        layers = len(it.layers)
+        for step in it.steps:
+            assert PHASE_OF[step.kind] == step.phase, (name, step.name)
+            assert (step.layer is None) == (step.kind == "loss"), (name, step.name)
+            assert step.param == {"grad_W": "W", "grad_b": "b"}.get(step.kind, step.param), (name, step.name)
+            assert (step.param is not None) == (step.kind in ("grad_W", "grad_b", "update")), (name, step.name)
+        kinds = [s.kind for s in it.steps]
+        assert kinds[: 2 * layers] == ["affine", "activation"] * layers
+        if it.scenario.loss is not None:
+            assert kinds.count("delta") == kinds.count("grad_W") == kinds.count("grad_b") == layers
+            assert [(s.layer, s.param) for s in it.steps if s.kind == "update"] == \
+                [(l, p) for l in range(1, layers + 1) for p in ("W", "b")]
+        assert it.output.kind == "activation" and it.output.layer == layers and it.output.name == "y"
+
+
+def test_an_iteration_keeps_the_files_scenario_and_its_own_batch_and_parameters():
+    from nnstep.engine.bundled import find_bundled
+    from nnstep.engine.session import Session
+
+    scenario = load_scenario(find_bundled("digits_minibatch"))
+    session = Session(scenario)
+    session.advance(3)
+    third = session.iteration(3)
+    assert third.scenario is scenario and third.number == 3
+    rows = list(third.rows)
+    assert np.array_equal(third.x, scenario.x[rows]) and np.array_equal(third.d, scenario.d[rows])
+    before = session.params_before(3)
+    assert all(np.array_equal(layer.W, W) and np.array_equal(layer.b, b)
+               for layer, W, b in zip(third.layers, *before))
+    assert not np.array_equal(third.layers[0].W, scenario.layers[0].W)  # not the initial parameters
+    assert scenario.x.shape[0] == 1500  # the whole training set stays the scenario's
+
+
+def test_a_plain_scenario_is_a_session_of_one_iteration():
+    from nnstep.engine.bundled import find_bundled
+    from nnstep.engine.session import Session
+
+    scenario = load_scenario(find_bundled("classify_2_3_4"))
+    session = Session(scenario)
+    assert session.iterations == 1 and not session.is_training
+    it = session.iteration(1)
+    assert it.scenario is scenario and it.x is scenario.x and it.rows is None and it.note == ""
+    assert [s.formula for s in it.steps] == [s.formula for s in run(scenario).steps]
+
+
+SOFT = """
+loss = "cross_entropy"
+learning_rate = 0.1
+x = [1.0, 2.0]
+d = {d}
+[[layers]]
+W = [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]
+b = [0.0, 0.0, 0.0]
+activation = "softmax"
+"""
+
+
+def test_the_loss_note_on_soft_targets_says_the_course_reads_argmax_of_d():
+    from nnstep.engine.numbers import exact
+    from nnstep.engine.ops import seed_cross_entropy
+
+    soft = run(parse_scenario(SOFT.format(d="[0.2, 0.3, 0.5]"), "soft.toml"))
+    loss = next(s for s in soft.steps if s.kind == "loss")
+    course = float(seed_cross_entropy(soft.output.value, soft.d))
+    assert "reads only argmax(d)" in loss.note and "1e-7 inside the log" in loss.note
+    assert f"would print {exact(course)} here, the loss of those one-hot labels" in loss.note
+    assert "different from the" not in loss.note  # the digits are not the point: the target is another
+    one_hot = run(parse_scenario(SOFT.format(d="[0, 0, 1]"), "hot.toml"))
+    note = next(s for s in one_hot.steps if s.kind == "loss").note
+    assert "argmax" not in note and "adds 1e-7 inside the log and would print" in note

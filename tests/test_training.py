@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tomllib
@@ -58,11 +59,15 @@ def toml_array(a: np.ndarray) -> str:
     return "[" + ", ".join(toml_array(row) for row in a) + "]"
 
 
-def bundled_text(name: str) -> str:
-    """A bundled scenario's text, with its data file (if any) as an absolute path, to copy elsewhere."""
+def bundled_text(name: str, folder: Path) -> str:
+    """A bundled scenario's text, to write into ``folder``: its data file (if any) is copied there too,
+    since a data file must be in the scenario file's folder or below it."""
+    import shutil
+
     text = BUNDLED[name].read_text("utf-8")
     if 'file = "data/digits.npz"' in text:
-        text = replace_once(text, 'file = "data/digits.npz"', f"file = {json.dumps(str(DIGITS_NPZ))}")
+        (folder / "data").mkdir(exist_ok=True)
+        shutil.copyfile(DIGITS_NPZ, folder / "data" / "digits.npz")
     return text
 
 
@@ -99,7 +104,7 @@ def test_the_same_file_twice_gives_the_same_bits(name):
 
 @pytest.mark.parametrize("name", ["sgd_regression", "digits_minibatch"])
 def test_another_seed_gives_other_data_weights_and_losses(name, tmp_path):
-    text = bundled_text(name)
+    text = bundled_text(name, tmp_path)
     path0, path1 = tmp_path / "seed0.toml", tmp_path / "seed1.toml"
     path0.write_text(text, "utf-8")
     path1.write_text(replace_once(text, "seed = 0", "seed = 1"), "utf-8")
@@ -125,7 +130,7 @@ def test_another_seed_gives_other_data_weights_and_losses(name, tmp_path):
 ])
 def test_the_run_settings_leave_data_and_initial_weights_alone(name, edits, tmp_path):
     """Data, initial parameters and batches come from independent streams of the seed."""
-    text = bundled_text(name)
+    text = bundled_text(name, tmp_path)
     (tmp_path / "a.toml").write_text(text, "utf-8")
     (tmp_path / "b.toml").write_text(replace_once(text, *edits), "utf-8")
     a, b = load_scenario(tmp_path / "a.toml"), load_scenario(tmp_path / "b.toml")
@@ -140,7 +145,7 @@ def test_the_run_settings_leave_data_and_initial_weights_alone(name, edits, tmp_
 
 
 def test_a_changed_learning_rate_changes_the_run_but_not_its_start(tmp_path):
-    text = bundled_text("sgd_regression")
+    text = bundled_text("sgd_regression", tmp_path)
     (tmp_path / "b.toml").write_text(replace_once(text, "learning_rate = 0.07", "learning_rate = 0.01"), "utf-8")
     a, b = load_scenario(BUNDLED["sgd_regression"]), load_scenario(tmp_path / "b.toml")
     ta, tb = Session(a), Session(b)
@@ -968,6 +973,55 @@ def test_check_does_not_pass_gradients_too_small_for_the_loss_to_resolve(tmp_pat
     assert "n/a" in result.stdout and "all 6 gradients agree" not in result.stdout
     early = cli_run("check", path, "--iteration", "5")  # before it blows up: a normal pass
     assert early.returncode == 0 and "all 6 gradients agree" in early.stdout
+
+
+def _diverging_try_it(tmp_path) -> Path:
+    """The course's try-it on sgd_regression: inputs from −5 to 5, which diverges within ten iterations."""
+    text = Path(find_bundled("sgd_regression")).read_text(encoding="utf-8")
+    text = re.sub(r"low = [-0-9.]+", "low = -5.0", text)
+    text = re.sub(r"high = [-0-9.]+", "high = 5.0", text)
+    path = tmp_path / "try_it.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_check_says_not_checked_where_the_numbers_overflowed(tmp_path):
+    """An iteration whose loss and gradients are inf or nan has nothing to check: NOT CHECKED, not FAILED."""
+    path = _diverging_try_it(tmp_path)
+    training = Session(load_scenario(path))
+    training.run_all()
+    bad = int(np.flatnonzero(~np.isfinite(training.losses))[0]) + 1
+    result = cli_run("check", path, "--iteration", str(bad))
+    assert result.returncode == 1, result.stdout
+    assert "FAILED" not in result.stdout and "FAIL\n" not in result.stdout
+    assert "NOT CHECKED: delta2, grad_W2, grad_b2, delta1, grad_W1, grad_b1: these gradients or their finite " \
+           "differences are not finite (inf or nan)" in result.stdout
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith(("delta", "grad_"))]
+    assert rows and all(row[-1] == "n/a" for row in rows)
+
+
+def test_json_tells_inf_from_nan(tmp_path):
+
+    path = _diverging_try_it(tmp_path)
+    doc = json.loads(cli_run("trace", path, "--iterations", "8:12", "--format", "json").stdout)
+    written = {v for step in doc["steps"] for v in np.ravel(np.array(step["value"], dtype=object)).tolist()
+               if isinstance(v, str)}
+    assert written <= {"inf", "-inf", "nan"} and {"nan"} <= written
+    assert not any(v is None for step in doc["steps"] for v in np.ravel(np.array(step["value"], dtype=object)))
+    # an overflow that went to +inf on the way is written "inf", a later undefined result "nan"
+    assert "inf" in written or "-inf" in written
+
+
+def test_one_iteration_is_said_in_the_singular(tmp_path):
+    text = Path(find_bundled("batch_regression")).read_text(encoding="utf-8")
+    path = tmp_path / "once.toml"
+    path.write_text(re.sub(r"iterations = \d+", "iterations = 1", text), encoding="utf-8")
+    out = cli_run("trace", path).stdout
+    assert "training: 1 iteration of batch gradient descent" in out and "1 iterations" not in out
+    from nnstep.tui.picker import entries
+
+    (entry,) = [e for e in entries(tmp_path) if e.path.name == "once.toml"]
+    assert entry.loss == "mse, 1 iteration"
 
 
 def test_the_readme_quotes_nnstep_train_as_it_prints():

@@ -18,21 +18,10 @@ from nnstep.tui.values_pane import ValuesPane
 from tui_helpers import SIZE, make_app, screen, shown
 
 
-@pytest.fixture(autouse=True)
-def _no_user_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
 def reference(name: str) -> Session:
     training = Session(load_scenario(find_bundled(name)), checkpoint_every=10**9)  # one checkpoint: all recomputed
     training.run_all()
     return training
-
-
-async def trained(pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    assert pilot.app.screen.training.done
 
 
 def at(app):
@@ -40,11 +29,11 @@ def at(app):
     return s.iteration, s.position
 
 
-async def test_stepping_crosses_iteration_boundaries_both_ways():
+async def test_stepping_crosses_iteration_boundaries_both_ways(until_trained):
     app = make_app("sgd_regression")
     ref = reference("sgd_regression")
     async with app.run_test(size=SIZE) as pilot:
-        await trained(pilot)
+        await until_trained(pilot)
         last = app.screen.last
         for _ in range(last + 1):
             await pilot.press("n")
@@ -61,11 +50,11 @@ async def test_stepping_crosses_iteration_boundaries_both_ways():
         assert "→ b2 after" in shown(app.screen.query_one(ValuesPane))
 
 
-async def test_next_and_previous_iteration_keep_the_step():
+async def test_next_and_previous_iteration_keep_the_step(until_trained):
     app = make_app("digits_minibatch")
     ref = reference("digits_minibatch")
     async with app.run_test(size=SIZE) as pilot:
-        await trained(pilot)
+        await until_trained(pilot)
         await pilot.press(*["n"] * 9)
         assert at(app) == (1, 8)
         await pilot.press("full_stop", "full_stop", "full_stop")
@@ -80,11 +69,11 @@ async def test_next_and_previous_iteration_keep_the_step():
         assert at(app) == (1, 8)  # no iteration 0: it stays, and says so
 
 
-async def test_go_to_iteration_dialog():
+async def test_go_to_iteration_dialog(until_trained):
     app = make_app("sgd_regression")
     ref = reference("sgd_regression")
     async with app.run_test(size=SIZE) as pilot:
-        await trained(pilot)
+        await until_trained(pilot)
         await pilot.press("i", "0", "enter")
         assert "not one of them" in str(app.screen.query_one("#iteration-error").render())
         await pilot.press("escape")
@@ -97,10 +86,10 @@ async def test_go_to_iteration_dialog():
         assert loss.border_title == f"Loss · iteration 537/1000 · batch loss {ref.losses[536]:.4g}"
 
 
-async def test_stepping_back_across_iterations_restores_every_screen():
+async def test_stepping_back_across_iterations_restores_every_screen(until_trained):
     app = make_app("digits_minibatch")
     async with app.run_test(size=(100, 30)) as pilot:
-        await trained(pilot)
+        await until_trained(pilot)
         await pilot.press(*["n"] * 12)
         seen = {}
         for _ in range(12):
@@ -116,10 +105,10 @@ async def test_stepping_back_across_iterations_restores_every_screen():
             assert screen(app) == seen[where], f"{where} looks different on the way back"
 
 
-async def test_phase_keys_and_continue_cross_into_the_next_iteration():
+async def test_phase_keys_and_continue_cross_into_the_next_iteration(until_trained):
     app = make_app("batch_regression")
     async with app.run_test(size=SIZE) as pilot:
-        await trained(pilot)
+        await until_trained(pilot)
         for _ in range(4):
             await pilot.press("right_square_bracket")
         assert at(app) == (1, 11)  # the update phase
@@ -134,10 +123,10 @@ async def test_phase_keys_and_continue_cross_into_the_next_iteration():
         assert at(app) == (3, 5)
 
 
-async def test_replay_runs_on_into_the_next_iteration():
+async def test_replay_runs_on_into_the_next_iteration(until_trained):
     app = make_app("sgd_regression")
     async with app.run_test(size=SIZE) as pilot:
-        await trained(pilot)
+        await until_trained(pilot)
         await pilot.press("G")
         screen_ = app.screen
         screen_.action_play()
@@ -149,10 +138,10 @@ async def test_replay_runs_on_into_the_next_iteration():
         assert not screen_.playing
 
 
-async def test_heatmap_shows_the_batch_with_labels_then_guesses():
+async def test_heatmap_shows_the_batch_with_labels_then_guesses(until_trained):
     app = make_app("digits_minibatch")
     async with app.run_test(size=SIZE) as pilot:
-        await trained(pilot)
+        await until_trained(pilot)
         pane = app.screen.query_one(ImagePane)
         d = app.screen.run.d
         labels = [f"d={k}" for k in np.argmax(d, axis=1)[:4]]
@@ -186,7 +175,7 @@ activation = "identity"
 """ % ", ".join(["0.1"] * 30)
 
 
-async def test_a_long_first_run_shows_progress_and_answers_keys_meanwhile():
+async def test_a_long_first_run_shows_progress_and_answers_keys_meanwhile(until_trained):
     from nnstep.tui.app import NNStepApp
 
     training = Session(parse_scenario(LONG, "long.toml"))
@@ -200,17 +189,17 @@ async def test_a_long_first_run_shows_progress_and_answers_keys_meanwhile():
         loss = app.screen.query_one(LossPane)
         if not training.done:
             assert "computing" in shown(loss)
-            assert app.screen._pending == (59999, 1)
-        await trained(pilot)
+            assert app.screen.view.pending == (59999, 1)
+        await until_trained(pilot)
         await pilot.pause()
         assert at(app) == (59999, 1)  # it went there once the run got there
         assert "computing" not in shown(loss)
 
 
-async def test_the_palette_offers_the_iteration_commands_on_a_training_run():
+async def test_the_palette_offers_the_iteration_commands_on_a_training_run(until_trained):
     app = make_app("sgd_regression")
     async with app.run_test(size=SIZE) as pilot:
-        await trained(pilot)
+        await until_trained(pilot)
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
         assert {"Training: the same step of the next iteration", "Training: go to iteration N"} <= set(commands)
         await commands["Training: the same step of the next iteration"].callback()
@@ -222,7 +211,7 @@ HEAVY = LONG.replace("features = 30", "features = 200").replace(", ".join(["0.1"
     .replace("iterations = 60000", "iterations = 4000")
 
 
-async def test_a_waiting_jump_shows_and_any_move_cancels_it():
+async def test_a_waiting_jump_shows_and_any_move_cancels_it(until_trained):
     from nnstep.tui.app import NNStepApp
 
     training = Session(parse_scenario(HEAVY, "heavy.toml"))
@@ -234,31 +223,31 @@ async def test_a_waiting_jump_shows_and_any_move_cancels_it():
         await pilot.pause()
         await pilot.press("i", *"3999", "enter")
         operation = app.screen.query_one(OperationPane)
-        assert not training.done and app.screen._pending == (3999, -1)
+        assert not training.done and app.screen.view.pending == (3999, -1)
         assert operation.border_subtitle.startswith("⧗ going to iteration 3999 when computed")
         await pilot.press("n")
-        assert app.screen._pending is None and at(app) == (1, 0)
+        assert app.screen.view.pending is None and at(app) == (1, 0)
         assert "going to iteration" not in operation.border_subtitle
         gate.set()
-        await trained(pilot)
+        await until_trained(pilot)
         assert at(app) == (1, 0)  # the cancelled jump never happens
 
 
 @pytest.mark.parametrize("size", [(100, 30), (109, 36), (80, 24)])
-async def test_the_heatmap_stays_when_the_network_pane_goes(size):
+async def test_the_heatmap_stays_when_the_network_pane_goes(size, until_trained):
     app = make_app("digits_minibatch")
     async with app.run_test(size=size) as pilot:
-        await trained(pilot)
+        await until_trained(pilot)
         assert not app.screen.query_one("#network").display
         pane = app.screen.query_one(ImagePane)
         assert pane.display and pane.size.height > 0
         assert "d=" in shown(pane)
 
 
-async def test_under_30_rows_the_plot_is_compact_and_the_parameters_pane_goes():
+async def test_under_30_rows_the_plot_is_compact_and_the_parameters_pane_goes(until_trained):
     app = make_app("sgd_regression")
     async with app.run_test(size=(80, 24)) as pilot:
-        await trained(pilot)
+        await until_trained(pilot)
         loss = app.screen.query_one(LossPane)
         assert loss.compact and loss.outer_size.height == 2 + 2
         assert loss.border_title == f"Loss · 1/1000 · {app.screen.training.losses[0]:.4g}"
@@ -272,26 +261,43 @@ DIVERGING = LONG.replace("iterations = 60000", "iterations = 200").replace("lear
                                                                           "learning_rate = 40.0")
 
 
-async def test_a_diverging_run_is_marked_in_the_plot():
+async def test_a_diverging_run_is_marked_in_the_plot(until_trained):
     from nnstep.tui.app import NNStepApp
 
     training = Session(parse_scenario(DIVERGING, "diverging.toml"))
     app = NNStepApp(session=training)
     async with app.run_test(size=SIZE) as pilot:
-        await trained(pilot)
+        await until_trained(pilot)
         first = int(np.flatnonzero(~np.isfinite(training.losses))[0]) + 1
         loss = app.screen.query_one(LossPane)
         assert loss.border_subtitle.startswith(f"✕ not finite from iteration {first}")
         assert "✕" in shown(loss)
 
 
-async def test_a_ten_unit_vector_shows_every_entry():
+async def test_a_ten_unit_vector_shows_every_entry(until_trained):
     app = make_app("sgd_regression")
     async with app.run_test(size=SIZE) as pilot:
-        await trained(pilot)
+        await until_trained(pilot)
         await pilot.press("n")
         u1 = app.screen.run.steps[0].value
         values = shown(app.screen.query_one(ValuesPane))
         for v in u1:
             assert f"{v:.4f}" in values
         assert "…" not in values.split("read")[0]
+
+
+def test_the_heatmaps_grey_range_is_the_whole_data_sets(tmp_path):
+    """The grey levels span the data set, not the first batch, so that images compare across batches."""
+    x = np.array([[0.0, 1.0, 2.0, 3.0], [0.0, 0.5, 0.5, 0.0], [4.0, 8.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
+    d = np.eye(2)[[0, 1, 0, 1]]
+    np.savez(tmp_path / "tiny.npz", x=x, d=d)
+    (tmp_path / "tiny.toml").write_text(
+        'loss = "cross_entropy"\nlearning_rate = 0.1\n[training]\niterations = 8\nbatch_size = 1\n'
+        '[data]\nfile = "tiny.npz"\nimage = [2, 2]\n[[layers]]\nunits = 2\nactivation = "softmax"\n',
+        encoding="utf-8")
+    session = Session(load_scenario(tmp_path / "tiny.toml"))
+    session.run_all()
+    # an iteration whose batch alone would give another range
+    other = next(it for it in map(session.iteration, range(1, 9)) if float(it.x.max()) < 8.0)
+    pane = ImagePane(other)
+    assert (pane.low, pane.high) == (0.0, 8.0)

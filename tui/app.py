@@ -76,6 +76,11 @@ class NNStepApp(App):
 
     # --- opening scenarios ----------------------------------------------------------------------------
 
+    # By name rather than @on(PickerScreen.ScenarioChosen): the picker module loads only when first opened.
+    def on_picker_screen_scenario_chosen(self, event) -> None:
+        """The picker announced a file: open it."""
+        self.open_scenario(event.path)
+
     def open_scenario(self, path: Path) -> None:
         """Load and run ``path``; on success show the debugger, else the engine's message."""
         from nnstep.engine.scenario import ScenarioError, load_scenario
@@ -152,11 +157,3 @@ class NNStepApp(App):
         yield SystemCommand("Help", f"every key and what each pane shows (key: {keys['help']})", self.action_help)
         if type(screen).__name__ != "PickerScreen":
             yield SystemCommand("Open scenario", f"choose another scenario (key: {keys['open']})", self.action_open)
-
-
-if __name__ == "__main__":
-    import sys
-
-    from nnstep.tui.launch import main
-
-    sys.exit(main())

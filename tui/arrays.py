@@ -6,6 +6,7 @@ layer renders as fast as a 3-unit one. Pure functions: the panes pass the styles
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,11 +87,11 @@ def noise_note(array: np.ndarray, digits: int) -> str:
     if not count:
         return ""
     where = np.unravel_index(int(np.argmax(np.where(noise, np.abs(np.nan_to_num(a)), -1.0))), a.shape)
-    entry = f"[{', '.join(str(int(i)) for i in where)}] = {exact(float(a[where]))}"
+    index, value = f"[{', '.join(str(int(i)) for i in where)}]", exact(float(a[where]))
     size = f"at most {NOISE:.1e} × the largest entry"
     if count == 1:
-        return f"≈0 {entry} is float rounding noise ({size}), shown as 0"
-    return f"≈0 {count} entries are float rounding noise ({size}), shown as 0; the biggest is {entry}"
+        return f"≈0: {index} is {value}, float rounding noise ({size}), shown as 0"
+    return f"≈0: {count} entries are float rounding noise ({size}), shown as 0; the biggest, {index}, is {value}"
 
 
 def _style(v: float, styles: ArrayStyles) -> Style:
@@ -111,21 +112,23 @@ def _keep(n: int, limit: int) -> list[int | None]:
 
 
 def array_lines(array: np.ndarray, digits: int = 4, width: int = 80,
-                written: np.ndarray | None = None, wrap: bool = False) -> list[Text]:
+                written: np.ndarray | None = None, wrap: bool = False, styles: ArrayStyles = PLAIN) -> list[Text]:
     """The array as lines of text at most ``width`` cells wide: a number, a row, or one line per row."""
     a = np.asarray(array, dtype=np.float64)
     if a.ndim == 0:
         v = float(a)
-        return [Text(exact(v), style=_style(v))]  # as Python prints it
+        return [Text(exact(v), style=_style(v, styles))]  # as Python prints it
     matrix = a.reshape(1, -1) if a.ndim == 1 else a.reshape(a.shape[0], -1)
     mask = None if written is None else np.asarray(written).reshape(matrix.shape)
     fmt = number_format(matrix, digits)
+    # In fixed point, entries at rounding-noise size print as ±0.0000 and are coloured as zeros.
+    zeros = rounding_noise(matrix) if fmt.endswith("f") else np.zeros(matrix.shape, dtype=bool)
     if a.ndim == 1 and wrap:
         # A vector too long for one line wraps, as numpy prints it, while it fits in MAX_ROWS lines.
         cell_width = max(len(_cell(v, fmt)) for v in a)
         per_line = max(1, (width - 3) // (cell_width + 2))
         if per_line < a.size <= per_line * MAX_ROWS:
-            return _wrapped(a, mask, fmt, cell_width, per_line)
+            return _wrapped(a, mask, zeros[0], fmt, cell_width, per_line, styles)
     rows = _keep(matrix.shape[0], MAX_ROWS - 1)
     shown_rows = [r for r in rows if r is not None]
     cell_width = max(len(_cell(v, fmt)) for v in matrix[shown_rows].ravel()) if shown_rows else 1
@@ -136,25 +139,27 @@ def array_lines(array: np.ndarray, digits: int = 4, width: int = 80,
     for r in rows:
         line = Text("  ")
         if r is None:
-            line.append(f"⋮  {matrix.shape[0] - len(shown_rows)} more rows", style=SHAPE)
+            line.append(f"⋮  {matrix.shape[0] - len(shown_rows)} more rows", style=styles.shape)
             lines.append(line)
             continue
         line = Text("[ " if len(lines) == 0 or a.ndim == 1 else "  ")
-        _append_cells(line, matrix[r], None if mask is None else mask[r], cols, fmt, cell_width)
+        _append_cells(line, matrix[r], None if mask is None else mask[r], zeros[r], cols, fmt, cell_width, styles)
         lines.append(line)
     return _closed(lines)
 
 
-def _append_cells(line: Text, row: np.ndarray, written: np.ndarray | None, cols, fmt: str, cell_width: int) -> None:
-    """The entries ``cols`` of ``row`` (None: the ellipsis), right-aligned, coloured by sign, written ones marked."""
+def _append_cells(line: Text, row: np.ndarray, written: np.ndarray | None, zeros: np.ndarray, cols, fmt: str,
+                  cell_width: int, styles: ArrayStyles) -> None:
+    """The entries ``cols`` of ``row`` (None: the ellipsis), right-aligned, coloured by sign (``zeros``
+    as zeros), written ones marked."""
     for c in cols:
         if c is None:
-            line.append("…  ", style=SHAPE)
+            line.append("…  ", style=styles.shape)
             continue
         v = float(row[c])
-        style = _style(v)
+        style = styles.zero if zeros[c] else _style(v, styles)
         if written is not None and written[c]:
-            style = f"{style} {WRITTEN}"
+            style = style + styles.written
         line.append(_cell(v, fmt).rjust(cell_width), style=style)
         line.append("  ")
 
@@ -165,39 +170,41 @@ def _closed(lines: list[Text]) -> list[Text]:
     return lines
 
 
-def _wrapped(a: np.ndarray, mask: np.ndarray | None, fmt: str, cell_width: int, per_line: int) -> list[Text]:
+def _wrapped(a: np.ndarray, mask: np.ndarray | None, zeros: np.ndarray, fmt: str, cell_width: int, per_line: int,
+             styles: ArrayStyles) -> list[Text]:
     """A vector over several lines of ``per_line`` entries, as numpy wraps a long one."""
     lines = []
     for start in range(0, a.size, per_line):
         line = Text("[ " if start == 0 else "  ")
-        _append_cells(line, a, None if mask is None else mask[0], range(start, min(a.size, start + per_line)),
-                      fmt, cell_width)
+        _append_cells(line, a, None if mask is None else mask[0], zeros, range(start, min(a.size, start + per_line)),
+                      fmt, cell_width, styles)
         lines.append(line)
     return _closed(lines)
 
 
 def labelled(name: str, array: np.ndarray, label_width: int, digits: int, width: int,
-             written: np.ndarray | None = None, arrow: bool = False) -> Text:
-    """``→ name (shape)  [ numbers ]``, later rows of a matrix indented under the first."""
+             written: np.ndarray | None = None, arrow: bool = False, styles: ArrayStyles = PLAIN) -> Text:
+    """``→ name (shape)  [ numbers ]``, later rows of a matrix indented under the first, then a note when
+    entries at rounding-noise size are shown as 0 (:func:`noise_note`)."""
     a = np.asarray(array)
     shape = "scalar" if a.ndim == 0 else "(" + "×".join(map(str, a.shape)) + ")"
     head = Text("→ " if arrow else "  ", style="bold")
-    head.append(name, style=LABEL)
+    head.append(name, style=styles.label)
     head.append(" " * max(1, label_width - len(name) - len(shape)))
-    head.append(shape, style=SHAPE)
+    head.append(shape, style=styles.shape)
     head.append("  ")
     indent = head.cell_len
-    body = array_lines(a, digits, max(24, width - indent), written)
+    body = array_lines(a, digits, max(24, width - indent), written, styles=styles)
     if any("…" in line.plain for line in body) and a.ndim:
         # Too wide beside its label: the numbers go on the lines below, with more room; a vector that
         # does not fit there either wraps beside its label instead, as numpy prints it.
-        below = array_lines(a, digits, max(24, width - 4), written)
+        below = array_lines(a, digits, max(24, width - 4), written, styles=styles)
         if a.ndim == 1 and any("…" in line.plain for line in below):
-            wrapped = array_lines(a, digits, max(24, width - indent), written, wrap=True)
+            wrapped = array_lines(a, digits, max(24, width - indent), written, wrap=True, styles=styles)
             if a.size / len(wrapped) >= 3:  # three or more to a line beside the label reads as one array
                 body = wrapped
             else:
-                below = array_lines(a, digits, max(24, width - 4), written, wrap=True)
+                below = array_lines(a, digits, max(24, width - 4), written, wrap=True, styles=styles)
         if any("…" in line.plain for line in body) and indent > 4:
             head.rstrip()
             indent = 4
@@ -209,6 +216,9 @@ def labelled(name: str, array: np.ndarray, label_width: int, digits: int, width:
         else:
             out.append_text(head)
         out.append_text(line)
+    for line in textwrap.wrap(noise_note(a, digits), max(24, width - indent)):
+        out.append("\n" + " " * indent)
+        out.append(line, style=styles.shape)
     return out
 
 

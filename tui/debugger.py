@@ -1,18 +1,22 @@
 """The debugger screen: the five panes, the step cursor, breakpoints and replay.
 
-The screen owns the state (position, breakpoints, replay) and hands it down to the panes as
-attributes; panes only render. Every view is a function of that state, so stepping back restores
-exactly the screen that was there before.
+The screen owns the state, a :class:`~nnstep.tui.navigation.View` that every key replaces with the one a
+pure function of :mod:`nnstep.tui.navigation` returns, and hands it down to the panes as attributes; panes
+only render. Every view is a function of that state, so stepping back restores exactly the screen that
+was there before.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
@@ -22,8 +26,10 @@ from textual.worker import get_current_worker
 from nnstep.engine.bundled import bundled_dir
 from nnstep.engine.session import Session
 from nnstep.engine.views import START, phase_starts
+from nnstep.tui import navigation
 from nnstep.tui.image_pane import ImagePane
 from nnstep.tui.loss_pane import LossPane
+from nnstep.tui.navigation import SPEEDS, View
 from nnstep.tui.network_pane import NetworkPane
 from nnstep.tui.operation_pane import OperationPane
 from nnstep.tui.params_pane import ParamsPane
@@ -39,16 +45,35 @@ def describe_path(path) -> str:
     return f"bundled scenario {p.stem}" if p.parent.resolve() == bundled_dir().resolve() else str(p)
 
 
-#: Replay speeds in steps per second.
-SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
-DEFAULT_SPEED = 1
-
 #: Bindings that only a training run offers.
 TRAINING_ONLY = ("next_iteration", "previous_iteration", "goto_iteration")
 #: ... of which "goto_iteration" is listed in the Footer only on a wide screen (see check_action).
 
 #: Below these sizes the layout drops panes (see app.tcss).
 NARROW_WIDTH, SLIM_WIDTH, SHORT_HEIGHT, LOW_HEIGHT, TINY_WIDTH, TINY_HEIGHT = 110, 80, 30, 22, 60, 16
+
+
+#: The straight run's worker says how far it has got at most this often (the plot redraws 4 times a second).
+PROGRESS_EVERY = 0.25
+
+
+@dataclass
+class TrainingProgressed(Message, bubble=False):
+    """The straight run has computed ``computed`` of ``total`` iterations."""
+
+    computed: int
+    total: int
+
+    def can_replace(self, message: Message) -> bool:
+        # A burst waiting in the queue (a busy screen) comes down to one: only the latest count matters.
+        return isinstance(message, TrainingProgressed)
+
+
+@dataclass
+class TrainingFinished(Message, bubble=False):
+    """The straight run has computed every one of its ``total`` iterations."""
+
+    total: int
 
 
 class DebuggerScreen(Screen):
@@ -92,10 +117,13 @@ class DebuggerScreen(Screen):
                 id="goto_iteration"),
     ]
 
+    #: The layout by size (app.tcss): Textual gives the screen one class per axis on every resize.
+    HORIZONTAL_BREAKPOINTS = [(0, "-width-tiny"), (TINY_WIDTH, "-width-slim"), (SLIM_WIDTH, "-width-narrow"),
+                              (NARROW_WIDTH, "-width-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-height-tiny"), (TINY_HEIGHT, "-height-low"), (LOW_HEIGHT, "-height-short"),
+                            (SHORT_HEIGHT, "-height-tall")]
+
     # repaint=False: the panes repaint themselves; repainting the whole screen on every step costs more.
-    position: reactive[int] = reactive(START, init=False, repaint=False)
-    playing: reactive[bool] = reactive(False, init=False, repaint=False)
-    speed: reactive[int] = reactive(DEFAULT_SPEED, init=False, repaint=False)
     digits: reactive[int] = reactive(4, init=False, repaint=False)
 
     def __init__(self, session: Session) -> None:
@@ -105,20 +133,43 @@ class DebuggerScreen(Screen):
         #: The same session when it is a training run (a loss history, iteration keys); else None.
         self.training: Session | None = session if session.is_training else None
         run = session.iteration(1)
+        #: The iteration shown (the view says which).
         self.run = run
-        #: The iteration shown (counted from 1) and how many there are.
-        self.iteration = 1
+        #: How many iterations there are, and the index of an iteration's last step.
         self.total = session.iterations
-        #: An iteration asked for before the straight run reached it: (iteration, position).
-        self._pending: tuple[int, int] | None = None
-        self._progress_timer: Timer | None = None
-        #: Breakpoints are steps of an iteration (indices); in a training run they hold in every iteration.
-        self.breakpoints: frozenset[int] = frozenset()
         self.last = len(run.steps) - 1
-        #: Why the replay last stopped ("at the breakpoint on step 9"), shown until the cursor moves.
-        self.replay_note = ""
+        #: Where the cursor is, the breakpoints and the replay: replaced by each move (see _apply).
+        self.view = View()
+        #: What the moves need to know about the run, but how far the straight run has got (see _context).
+        self._run_context: navigation.Context | None = None
         self._resume_replay = False
         self._timer: Timer | None = None
+
+    # The view's fields, read where the panes and the tests look for them.
+
+    @property
+    def iteration(self) -> int:
+        return self.view.iteration
+
+    @property
+    def position(self) -> int:
+        return self.view.position
+
+    @property
+    def breakpoints(self) -> frozenset[int]:
+        return self.view.breakpoints
+
+    @property
+    def playing(self) -> bool:
+        return self.view.playing
+
+    @property
+    def speed(self) -> int:
+        return self.view.speed
+
+    @property
+    def replay_note(self) -> str:
+        return self.view.replay_note
 
     # --- layout ---------------------------------------------------------------------------------------
 
@@ -153,32 +204,32 @@ class DebuggerScreen(Screen):
         if self.training is not None:
             self.call_after_refresh(self._plot)
             if not self.training.done:
-                self._progress_timer = self.set_interval(0.25, self._on_progress)
                 self._compute()
 
     # --- the training run's straight run, on a worker thread ----------------------------------------------
 
     @work(thread=True, exclusive=True, group="training")
     def _compute(self) -> None:
-        """Run the iterations not yet computed, in chunks, while the screen stays responsive."""
+        """Run the iterations not yet computed, in chunks, while the screen stays responsive; say how far
+        it has got (TrainingProgressed, at most every PROGRESS_EVERY seconds) and when it is done. The
+        worker only posts messages: the screen's handlers redraw."""
         worker, training = get_current_worker(), self.training
         chunk = max(1, min(50, training.iterations // 400))
+        posted = time.monotonic()
         while not training.done and not worker.is_cancelled:
             training.advance(chunk)
+            if time.monotonic() - posted >= PROGRESS_EVERY:
+                posted = time.monotonic()
+                self.post_message(TrainingProgressed(training.computed, training.iterations))
         if not worker.is_cancelled:
-            self.app.call_from_thread(self._on_progress)
+            self.post_message(TrainingFinished(training.iterations))
 
+    @on(TrainingProgressed)
+    @on(TrainingFinished)
     def _on_progress(self) -> None:
         """While the run is computed: redraw the plot and its progress; go to an iteration asked for."""
         self._plot()
-        if self._pending is not None and self._reachable(self._pending[0]):
-            iteration, position = self._pending
-            self._pending = None
-            self.go(position, iteration)
-            self.say(f"At iteration {iteration}: it has been computed.")
-        if self.training.done and self._progress_timer is not None:
-            self._progress_timer.stop()
-            self._progress_timer = None
+        self._apply(navigation.progressed(self.view, self._context()))
 
     def _plot(self) -> None:
         t = self.training
@@ -191,13 +242,13 @@ class DebuggerScreen(Screen):
         self.call_after_refresh(self._plot)
 
     def _apply_size(self, width: int, height: int) -> None:
+        """What CSS cannot do at a new size (the breakpoints' classes lay the panes out): the Footer's keys,
+        the loss plot's rows, the focus off a list that is no longer shown."""
         tiny = width < TINY_WIDTH or height < TINY_HEIGHT
+        # Both axes at once, which a breakpoint cannot say: check_action reads it (the Footer lists "i"
+        # only on a wide screen); the CSS uses the breakpoints' classes.
         self.set_class(width < NARROW_WIDTH or height < SHORT_HEIGHT, "-reduced")
-        self.set_class(width < SLIM_WIDTH, "-slim")
-        self.set_class(height < LOW_HEIGHT, "-low")
-        self.set_class(tiny, "-tiny")
-        self.set_class(height < SHORT_HEIGHT, "-short")
-        self.refresh_bindings()  # the Footer lists "i" only on a wide screen
+        self.refresh_bindings()
         if self.training is not None:
             self.query_one(LossPane).set_compact(height < SHORT_HEIGHT)
         footer = self.query_one(Footer)
@@ -212,7 +263,7 @@ class DebuggerScreen(Screen):
     def on_screen_suspend(self) -> None:
         """Help, the palette or the picker opened over the debugger: the replay waits for it to close."""
         self._resume_replay = self.playing
-        self._pause()
+        self.action_pause()
 
     def on_screen_resume(self) -> None:
         if self._resume_replay:
@@ -221,21 +272,9 @@ class DebuggerScreen(Screen):
 
     # --- state flowing down to the panes ------------------------------------------------------------
 
-    def watch_position(self) -> None:
-        self._show()
-
     def watch_digits(self, digits: int) -> None:
         self.query_one(ValuesPane).digits = digits
         self.query_one(ParamsPane).digits = digits
-
-    def watch_playing(self) -> None:
-        self._show_status()
-        self.refresh_bindings()
-
-    def watch_speed(self) -> None:
-        if self.playing:
-            self._start_timer()
-        self._show_status()
 
     def _show(self) -> None:
         pos = self.position
@@ -263,16 +302,7 @@ class DebuggerScreen(Screen):
 
     def _show_status(self) -> None:
         operation = self.query_one(OperationPane)
-        speed = f"{SPEEDS[self.speed]:g} step{'s' if SPEEDS[self.speed] != 1 else ''}/s"
-        marks = f" · {len(self.breakpoints)} breakpoint{'s' if len(self.breakpoints) != 1 else ''}" \
-            if self.breakpoints else ""
-        if self._pending is not None:
-            operation.status = f"⧗ going to iteration {self._pending[0]} when computed{marks}"
-        elif self.playing:
-            operation.status = f"▶ playing {speed}{marks}"
-        else:
-            operation.status = f"{self.replay_note} · replay {speed}{marks}" if self.replay_note \
-                else f"replay {speed}{marks}"
+        operation.status = navigation.status(self.view)
         operation.update_subtitle()
 
     def say(self, message: str, severity: str = "information") -> None:
@@ -282,14 +312,48 @@ class DebuggerScreen(Screen):
 
     # --- moving the cursor ----------------------------------------------------------------------------
 
-    def _reachable(self, iteration: int) -> bool:
-        return self.training is None or iteration <= self.training.computed + 1
+    def _context(self) -> navigation.Context:
+        """What the moves need to know: the run's shape (the same in every iteration, worked out once) and
+        how many iterations the straight run has computed by now."""
+        if self._run_context is None:
+            self._run_context = navigation.Context(
+                last=self.last, total=self.total, computed=self.session.computed,
+                phase_starts=tuple(phase_starts(self.run)), formulas=tuple(s.formula for s in self.run.steps),
+                training=self.training is not None, keys=self.app.key_names())
+        return replace(self._run_context, computed=self.session.computed)
+
+    def _apply(self, moved: navigation.Moved) -> None:
+        """Show the view a move returned, then its notices: another iteration, or another step (or the
+        same one with other breakpoints), else just the new status; the replay's timer follows the view."""
+        old, new = self.view, moved.view
+        if new == old and not moved.notices:
+            return  # nothing to show (the straight run's progress, with no jump waiting for it)
+        self.view = new
+        if new.iteration != old.iteration:
+            self._switch(new.iteration, new.position)
+        elif new.position != old.position or new.breakpoints != old.breakpoints:
+            self._show()  # showing the step shows the status too
+        else:
+            self._show_status()
+        if new.playing != old.playing:
+            self.refresh_bindings()  # the Footer offers Pause while playing, Play otherwise
+        if new.playing and not old.playing:
+            self.app.clear_notifications()  # an old "paused at the breakpoint" would read as news
+        if new.playing and (not old.playing or new.speed != old.speed):
+            self._start_timer()
+        elif old.playing and not new.playing:
+            self._stop_timer()
+        for notice in moved.notices:
+            self.say(notice.text, notice.severity)
+
+    def _move(self, move, *args) -> None:
+        """Apply ``move(view, context, *args)``, one of the moves of :mod:`nnstep.tui.navigation`."""
+        self._apply(move(self.view, self._context(), *args))
 
     def _switch(self, iteration: int, position: int) -> None:
         """Show ``iteration`` at ``position``: every pane gets that iteration's run and redraws once."""
         run = self.training.iteration(iteration)
-        self.run, self.iteration = run, iteration
-        self.set_reactive(DebuggerScreen.position, position)
+        self.run = run
         for pane in (NetworkPane, OperationPane, ValuesPane, ParamsPane):
             widget = self.query_one(pane)
             widget.run = run
@@ -309,82 +373,30 @@ class DebuggerScreen(Screen):
         recomputes them from a checkpoint if need be) while the user reads this one."""
         self.training.prefetch(iteration)
 
-    def go(self, position: int, iteration: int | None = None) -> None:
-        """Move to ``position`` (clamped to the run) of ``iteration`` (this one by default), pausing a
-        replay: the user has taken over (and a jump still waiting for its iteration is dropped)."""
-        self._pause()
-        self.replay_note = ""
-        if self._pending is not None:
-            dropped, self._pending = self._pending[0], None
-            if iteration != dropped:
-                self.say(f"No longer waiting to go to iteration {dropped}.")
-        target = max(START, min(self.last, position))
-        if iteration is not None and iteration != self.iteration:
-            iteration = max(1, min(self.total, iteration))
-            if not self._reachable(iteration):
-                self._pending = (iteration, target)
-                self.say(f"Iteration {iteration} is still being computed ({self.training.computed} of "
-                         f"{self.total} done): going there when it is ready. Any move cancels this.")
-                self._show_status()
-                return
-            self._switch(iteration, target)
-            return
-        if target == self.position:
-            self._show_status()  # no step to show, but the replay's note has gone
-        self.position = target  # showing the step shows the status too
-
     def action_next_step(self) -> None:
-        if self.position == self.last and self.iteration < self.total:
-            self.go(START, self.iteration + 1)
-            return
-        if self.position == self.last:
-            keys = self.app.key_names()
-            if self.training is not None:
-                self.say(f"This is the last step of the last iteration. {keys['previous_step'].split(' / ')[0]} "
-                         f"steps back, {keys['goto_iteration']} goes to any iteration.")
-            else:
-                self.say(f"This is the last step. {keys['previous_step'].split(' / ')[0]} steps back, "
-                         f"{keys['first_step'].split(' / ')[0]} goes to the start.")
-        self.go(self.position + 1)
+        self._move(navigation.next_step)
 
     def action_previous_step(self) -> None:
-        if self.position == START and self.iteration > 1:
-            self.go(self.last, self.iteration - 1)
-            return
-        self.go(self.position - 1)
+        self._move(navigation.previous_step)
 
     def action_next_phase(self) -> None:
-        ahead = [i for i in phase_starts(self.run) if i > self.position]
-        if not ahead and self.iteration < self.total:
-            self.go(START, self.iteration + 1)
-            return
-        self.go(ahead[0] if ahead else self.last)
+        self._move(navigation.next_phase)
 
     def action_previous_phase(self) -> None:
-        behind = [i for i in phase_starts(self.run) if i < self.position]
-        if not behind and self.iteration > 1:
-            self.go(phase_starts(self.run)[-1], self.iteration - 1)
-            return
-        self.go(behind[-1] if behind else START)
+        self._move(navigation.previous_phase)
 
     def action_next_iteration(self) -> None:
-        if self.iteration == self.total:
-            self.say(f"This is the last iteration ({self.total}).")
-            return
-        self.go(self.position, self.iteration + 1)
+        self._move(navigation.next_iteration)
 
     def action_previous_iteration(self) -> None:
-        if self.iteration == 1:
-            self.say("This is the first iteration.")
-            return
-        self.go(self.position, self.iteration - 1)
+        self._move(navigation.previous_iteration)
 
     def action_goto_iteration(self) -> None:
         from nnstep.tui.iteration_dialog import IterationDialog
 
         def chosen(iteration: int | None) -> None:
             if iteration is not None:
-                self.go(self.position, iteration)
+                self._move(navigation.goto_iteration, iteration)
 
         self.app.push_screen(IterationDialog(self.iteration, self.total, self.training.computed), chosen)
 
@@ -392,44 +404,24 @@ class DebuggerScreen(Screen):
         self.action_goto_iteration()
 
     def action_first_step(self) -> None:
-        self.go(START)
+        self._move(navigation.first_step)
 
     def action_last_step(self) -> None:
-        self.go(self.last)
+        self._move(navigation.last_step)
 
     @on(StepsPane.JumpRequested)
     def _jump(self, event: StepsPane.JumpRequested) -> None:
-        self.go(event.position)
+        self._move(navigation.jump, event.position)
 
     # --- breakpoints ----------------------------------------------------------------------------------
 
     def action_toggle_breakpoint(self) -> None:
-        if self.position < 0:
-            self.say("Breakpoints go on steps: move to a step first.", severity="warning")
-            return
-        self.breakpoints = self.breakpoints ^ {self.position}
-        self._show()
-        if not self.query_one(StepsPane).display or not self.query_one("#left").display:
-            # The list that shows ● is hidden at this size: say it instead.
-            state = "set" if self.position in self.breakpoints else "cleared"
-            self.say(f"Breakpoint {state} on step {self.position + 1}.")
+        # When the list that shows ● is hidden at this size, the move says it instead.
+        listed = bool(self.query_one(StepsPane).display and self.query_one("#left").display)
+        self._move(navigation.toggle_breakpoint, listed)
 
     def action_continue_run(self) -> None:
-        ahead = sorted(b for b in self.breakpoints if b > self.position)
-        if not ahead and self.breakpoints and self.iteration < self.total:
-            first = min(self.breakpoints)
-            self.go(first, self.iteration + 1)
-            self.say(f"Stopped at the breakpoint on step {first + 1} of iteration {self.iteration}: "
-                     f"{self.run.steps[first].formula}")
-        elif ahead:
-            self.go(ahead[0])
-            self.say(f"Stopped at the breakpoint on step {ahead[0] + 1}: {self.run.steps[ahead[0]].formula}")
-        else:
-            self.go(self.last)
-            where = "the last step" + (" of this iteration" if self.training is not None else "")
-            self.say(f"No breakpoint ahead: at {where}." if self.breakpoints
-                     else f"No breakpoints set ({self.app.key_names()['toggle_breakpoint']} sets one): "
-                          f"at {where}.")
+        self._move(navigation.continue_run)
 
     # --- replay ---------------------------------------------------------------------------------------
 
@@ -448,54 +440,28 @@ class DebuggerScreen(Screen):
         return True
 
     def action_pause(self) -> None:
-        self._pause()
+        self._apply(navigation.pause(self.view))
 
     def action_play(self) -> None:
-        if self.playing:
-            return
-        self.app.clear_notifications()  # an old "paused at the breakpoint" would read as news
-        self.replay_note = ""
-        if self.position == self.last and self.iteration == self.total:
-            if self.training is not None:
-                self.go(START, 1)
-            else:
-                self.position = START
-        self.playing = True
-        self._start_timer()
+        self._move(navigation.play)
 
     def action_faster(self) -> None:
-        self.speed = min(len(SPEEDS) - 1, self.speed + 1)
+        self._apply(navigation.faster(self.view))
 
     def action_slower(self) -> None:
-        self.speed = max(0, self.speed - 1)
+        self._apply(navigation.slower(self.view))
 
     def action_toggle_digits(self) -> None:
         self.digits = 8 if self.digits == 4 else 4
 
     def _start_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
+        self._stop_timer()
         self._timer = self.set_interval(1 / SPEEDS[self.speed], self._replay_tick)
 
-    def _pause(self) -> None:
+    def _stop_timer(self) -> None:
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self.playing = False
 
     def _replay_tick(self) -> None:
-        if self.position >= self.last:
-            if self.iteration < self.total and self._reachable(self.iteration + 1):
-                self._switch(self.iteration + 1, START)  # the replay goes on into the next iteration
-                return
-            self._pause()
-            return
-        self.position += 1
-        if self.position in self.breakpoints:
-            self.replay_note = f"■ stopped at breakpoint {self.position + 1}"
-            self._pause()
-            self.say(f"Replay paused at the breakpoint on step {self.position + 1}.")
-        elif self.position == self.last and self.iteration == self.total:
-            self.replay_note = "■ finished"
-            self._pause()
-            self.say("Replay finished: this is the last step.")
+        self._move(navigation.replay_tick)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -21,9 +21,10 @@ class ErrorScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="error-box"):
-            yield Static(Text.assemble(("This scenario does not load\n\n", "bold #ff8f70"), self.message,
-                                       ("\n\nFix the file and open it again, or press Escape to pick another.",
-                                        "#9a9a9a")), id="error-text")
+            # Theme variables in the styles: Textual resolves them when it draws, in the theme of the moment.
+            yield Static(Content.assemble(("This scenario does not load\n\n", "bold $text-error"), self.message,
+                                          ("\n\nFix the file and open it again, or press Escape to pick another.",
+                                           "$foreground-muted")), id="error-text")
 
     def on_mount(self) -> None:
         self.query_one("#error-box").border_title = "Error"

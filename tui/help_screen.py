@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.style import StyleType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,6 +11,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from nnstep.tui.theme import ThemeStyled, foreground
+
 PANES = [
     ("Network", "the layers as columns of nodes. Forward steps light up left to right (──▶), backward "
                 "steps right to left (◀──), an update lights the weights it changes (═W═)."),
@@ -17,7 +20,8 @@ PANES = [
               "↑/↓ or j/k browse the list, Enter (or a click) jumps to the highlighted step."),
     ("Operation", "the formula with its shapes, the numpy code that computes it, and what it means."),
     ("Values", "the array the step produced (→), with the cells it wrote highlighted, then every array it "
-               "read. Blue is positive, orange negative, grey zero."),
+               "read. Blue is positive, red negative, grey zero. An entry at float rounding noise size (at most "
+               "1.4e-14 × its array's largest) is shown as 0, and a ≈0 line under the array gives its exact value."),
     ("Parameters and loss", "the loss once computed, and every W and b as they stand now. At an update "
                             "step: the parameter before, its gradient, after, and the change."),
     ("Loss (training runs)", "every iteration's batch loss, the current iteration in yellow (log scale when "
@@ -39,13 +43,15 @@ OTHER_KEYS = [
 ]
 
 
-def help_text(bindings: list[tuple[str, Binding]], with_ids: bool = True) -> Table:
-    """Keys, what they do and (on a wide screen) their binding ids, then the panes."""
+def help_text(bindings: list[tuple[str, Binding]], with_ids: bool = True, key: StyleType = "bold",
+              muted: StyleType = "dim") -> Table:
+    """Keys, what they do and (on a wide screen) their binding ids, then the panes; keys drawn in ``key``,
+    ids and notes in ``muted``."""
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold #ffd75f", no_wrap=True)
+    table.add_column(style=key, no_wrap=True)
     table.add_column(ratio=1)
     if with_ids:
-        table.add_column(style="#8a8a8a", no_wrap=True)
+        table.add_column(style=muted, no_wrap=True)
 
     def row(*cells) -> None:
         table.add_row(*(cells if with_ids else cells[:2]))
@@ -54,7 +60,7 @@ def help_text(bindings: list[tuple[str, Binding]], with_ids: bool = True) -> Tab
     for keys, binding in bindings:
         what = Text(binding.tooltip or binding.description)
         if not with_ids and binding.id:
-            what.append(f"  ({binding.id})", style="#8a8a8a")  # no room for a column: the id goes inline
+            what.append(f"  ({binding.id})", style=muted)  # no room for a column: the id goes inline
         row(keys, what, binding.id or "")
     for keys, what in OTHER_KEYS:
         row(keys, what, "")
@@ -63,9 +69,33 @@ def help_text(bindings: list[tuple[str, Binding]], with_ids: bool = True) -> Tab
     for name, what in PANES:
         row(name, what, "")
     row("", "", "")
-    row("", Text(REMAP, style="#9a9a9a"), "")
-    row("", Text("j/k or the arrows scroll; Escape, q, ? or F1 closes this screen.", style="#9a9a9a"), "")
+    row("", Text(REMAP, style=muted), "")
+    row("", Text("j/k or the arrows scroll; Escape, q, ? or F1 closes this screen.", style=muted), "")
     return table
+
+
+class HelpText(ThemeStyled, Static):
+    """The help's table, drawn in the theme's colours (and again in a new theme's)."""
+
+    COMPONENT_CLASSES = {"help--key", "help--muted"}
+
+    DEFAULT_CSS = """
+    HelpText > .help--key { color: $text-warning; text-style: bold; }
+    HelpText > .help--muted { color: $text-muted; }
+    """
+
+    def __init__(self, bindings: list[tuple[str, Binding]], with_ids: bool, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.bindings, self.with_ids = bindings, with_ids
+
+    def on_mount(self) -> None:
+        self.restyle()
+
+    def restyle(self) -> None:
+        self.drawing()
+        style = self.get_component_rich_style
+        self.update(help_text(self.bindings, self.with_ids, foreground(style("help--key")),
+                              foreground(style("help--muted"))))
 
 
 class HelpScreen(ModalScreen[None]):
@@ -83,7 +113,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Static(help_text(self.bindings, with_ids=self.app.size.width >= 100), id="help-text")
+            yield HelpText(self.bindings, with_ids=self.app.size.width >= 100, id="help-text")
 
     def on_mount(self) -> None:
         body = self.query_one("#help-body")

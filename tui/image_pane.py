@@ -10,16 +10,22 @@ from nnstep.engine.steps import Iteration
 from nnstep.engine.views import classes
 from nnstep.tui.text_view import TextView
 
-RIGHT, WRONG = "#87d787", "#ff5f5f"
-
-
 def _grey(v: float) -> str:
+    """A pixel's grey level: data, not a theme colour (0 is black and 1 white in every theme)."""
     level = int(round(max(0.0, min(1.0, v)) * 255))
     return f"#{level:02x}{level:02x}{level:02x}"
 
 
 class ImagePane(TextView):
     """As many of the batch's images as fit, two pixel rows per line (▀ with a top and bottom colour)."""
+
+    COMPONENT_CLASSES = {"image--label", "image--right", "image--wrong"}
+
+    DEFAULT_CSS = """
+    ImagePane > .image--label { color: $foreground 80%; }
+    ImagePane > .image--right { color: $text-success; }
+    ImagePane > .image--wrong { color: $text-error; }
+    """
 
     def __init__(self, run: Iteration, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -74,6 +80,7 @@ class ImagePane(TextView):
         count = self.fits(width, len(x))
         span = (self.high - self.low) or 1.0
         pictures = [(x[k].reshape(height, img_width) - self.low) / span for k in range(count)]
+        style = self.get_component_rich_style
         text = Text()
         for r in range(0, height, 2):
             for pic in pictures:
@@ -87,9 +94,9 @@ class ImagePane(TextView):
             label = "" if labels is None else f"d={labels[k]}"
             if guesses is not None and labels is not None:
                 mark = f" y={guesses[k]}"
-                text.append(label, style="#c0c0c0")
-                text.append(mark, style=RIGHT if guesses[k] == labels[k] else WRONG)
+                text.append(label, style=style("image--label"))
+                text.append(mark, style=style("image--right" if guesses[k] == labels[k] else "image--wrong"))
                 text.append(" " * max(1, cell - len(label) - len(mark)))
             else:
-                text.append(f"{label:<{cell}}", style="#c0c0c0")
+                text.append(f"{label:<{cell}}", style=style("image--label"))
         return text

@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from rich.style import Style
 from rich.text import Text
 
 from nnstep.engine.views import column_of, history_columns
 from nnstep.tui.text_view import TextView
 
 BARS = " ▁▂▃▄▅▆▇█"
-LOSS, ACCURACY, CURRENT, PENDING, DIVERGED = "#5fafd7", "#87d787", "bold #ffd75f", "#3a3a3a", "#ff5f5f"
 LOSS_ROWS, ACCURACY_ROWS = 5, 2
 
 
@@ -21,6 +21,20 @@ class LossPane(TextView):
 
     With more iterations than columns, a column is the mean of its iterations, and the border says so;
     the scale spans the columns drawn (the title gives the current batch's own loss).
+    """
+
+    COMPONENT_CLASSES = {"loss--loss", "loss--accuracy", "loss--current", "loss--current-column", "loss--diverged",
+                         "loss--muted", "loss--pending", "loss--caption"}
+
+    DEFAULT_CSS = """
+    LossPane > .loss--loss { color: $text-primary; }
+    LossPane > .loss--accuracy { color: $text-success; }
+    LossPane > .loss--current { color: $text-warning; text-style: bold; }
+    LossPane > .loss--current-column { color: $text-warning; text-style: bold; background: $foreground 15%; }
+    LossPane > .loss--diverged { color: $text-error; }
+    LossPane > .loss--muted { color: $text-muted; }
+    LossPane > .loss--pending { color: $text-disabled; }
+    LossPane > .loss--caption { color: $foreground 80%; }
     """
 
     def __init__(self, classifier: bool, **kwargs) -> None:
@@ -96,25 +110,26 @@ class LossPane(TextView):
         if subtitle != self.border_subtitle:
             self.border_subtitle = subtitle
         loss_rows, accuracy_rows = self.rows()
-        self._bars(text, [scale(v) for v in loss_cols], loss_rows, current, LOSS)
+        self._bars(text, [scale(v) for v in loss_cols], loss_rows, current, self.get_component_rich_style("loss--loss"))
         if accuracy_rows and accuracies is not None:
             acc_cols, _ = history_columns(accuracies, computed, width)
-            self._bars(text, [v if math.isfinite(v) else None for v in acc_cols], accuracy_rows, current, ACCURACY)
+            self._bars(text, [v if math.isfinite(v) else None for v in acc_cols], accuracy_rows, current,
+                       self.get_component_rich_style("loss--accuracy"))
         if self.compact:
             text.rstrip()
         else:
             text.append_text(self._caption(width, total, computed, current))
         return text
 
-    @staticmethod
-    def _bars(text: Text, heights: list[float | None], rows: int, current: int, colour: str) -> None:
+    def _bars(self, text: Text, heights: list[float | None], rows: int, current: int, colour: Style) -> None:
         """Rows of bar characters, drawn as runs of one style (a few segments per row, not one per cell):
         the marked column in yellow, a column that is not finite as a red ✕ at full height."""
         levels = rows * 8
         tops = [None if h is None else levels if math.isinf(h) else max(1, round(h * levels)) for h in heights]
         diverged = [h is not None and math.isinf(h) for h in heights]
-        styles = [f"{CURRENT} on {PENDING}" if c == current else DIVERGED if diverged[c] else colour
-                  for c in range(len(heights))]
+        marked = self.get_component_rich_style("loss--current-column")
+        bad = self.get_component_rich_style("loss--diverged")
+        styles = [marked if c == current else bad if diverged[c] else colour for c in range(len(heights))]
         for r in range(rows):
             floor = (rows - 1 - r) * 8
             cells = ["✕" if diverged[c] else " " if t is None else BARS[min(8, max(0, t - floor))]
@@ -127,11 +142,14 @@ class LossPane(TextView):
             text.append("\n")
 
     def _caption(self, width: int, total: int, computed: int, current: int) -> Text:
+        style = self.get_component_rich_style
+        muted = style("loss--muted")
         if computed < total:
             label = f" computing {computed}/{total} iterations {computed / total:.0%}"
             bar = max(4, width - len(label) - 1)
             filled = round(bar * computed / total)
-            return Text.assemble(("█" * filled, ACCURACY), ("·" * (bar - filled), "#6c6c6c"), (label, "#c0c0c0"))
+            return Text.assemble(("█" * filled, style("loss--accuracy")), ("·" * (bar - filled), style("loss--pending")),
+                                 (label, style("loss--caption")))
         left, right = "1", str(total)
         middle = "top: batch loss · below: batch accuracy 0–100% · iterations ▸" if self.classifier \
             else "batch loss · iterations ▸"
@@ -149,9 +167,9 @@ class LossPane(TextView):
         cells[start:start + len(middle)] = middle
         line = "".join(cells)[:width]
         if not 0 <= current < len(line):
-            return Text(line, style="#9a9a9a")
+            return Text(line, style=muted)
         # ▲ under the current iteration's column: the mark is not colour alone.
-        return Text.assemble((line[:current], "#9a9a9a"), ("▲", CURRENT), (line[current + 1:], "#9a9a9a"))
+        return Text.assemble((line[:current], muted), ("▲", style("loss--current")), (line[current + 1:], muted))
 
 
 def _scale(values: np.ndarray):

@@ -11,17 +11,23 @@ from nnstep.engine.steps import Iteration
 from nnstep.tui.text_view import TextView, iteration_of
 
 NODE, EDGE_FORWARD, EDGE_BACKWARD = "●", "──▶", "◀──"
-LIT = "bold #ffd75f"
-DONE = "#7cc4ff"
-TODO = "#5f5f5f"
 
 
 class NetworkPane(TextView):
     """Layers as columns (2 → 3 → 4) with activations and the loss; forward lights left to right,
     backward right to left, an update lights the weights between two columns."""
 
+    COMPONENT_CLASSES = {"network--lit", "network--done", "network--todo", "network--activation", "network--muted",
+                         "network--caption"}
+
     DEFAULT_CSS = """
     NetworkPane { height: 14; }
+    NetworkPane > .network--lit { color: $text-warning; text-style: bold; }
+    NetworkPane > .network--done { color: $text-primary; }
+    NetworkPane > .network--todo { color: $text-disabled; }
+    NetworkPane > .network--activation { color: $text-muted; text-style: italic; }
+    NetworkPane > .network--muted { color: $text-muted; }
+    NetworkPane > .network--caption { color: $foreground 80%; }
     """
 
     #: Node rows drawn at most; a bigger layer shows ⋮ and its size.
@@ -92,17 +98,19 @@ class NetworkPane(TextView):
                 return f"═{step.param}═"
             return None
 
+        style_of = self.get_component_rich_style
+        lit, done, todo = style_of("network--lit"), style_of("network--done"), style_of("network--todo")
         text = Text(no_wrap=True, overflow="ellipsis")
         for i, name in enumerate(self.columns):
             if i:
                 text.append(" " * gap)
-            text.append(name.center(col)[:col], style=LIT if lit_column(i) else "bold")
+            text.append(name.center(col)[:col], style=lit if lit_column(i) else "bold")
         text.append("\n")
         for i, act in enumerate(self.acts):
             if i:
                 text.append(" " * gap)
             label = (ACTIVATIONS[act].short or act) if act and narrow else act
-            text.append(label[:col].center(col), style="italic #9a9a9a")
+            text.append(label[:col].center(col), style=style_of("network--activation"))
         rows = min(max(self.units), max_nodes)
         for r in range(rows):
             text.append("\n")
@@ -110,24 +118,24 @@ class NetworkPane(TextView):
                 if i:
                     edge = lit_gap(i)
                     if r == 0 and edge:
-                        text.append((f" {edge}" if gap > len(edge) else edge)[:gap].ljust(gap), style=LIT)
+                        text.append((f" {edge}" if gap > len(edge) else edge)[:gap].ljust(gap), style=lit)
                     else:
                         text.append(" " * gap)
                 if r < n and not (n > max_nodes and r == max_nodes - 1):
                     known = i in computed
-                    style = LIT if lit_column(i) else (DONE if known else TODO)
+                    style = lit if lit_column(i) else (done if known else todo)
                     text.append(NODE.center(col), style=style)
                 elif n > max_nodes and r == max_nodes - 1:
                     label = f"⋮ of {n}" if len(f"⋮ of {n}") <= col else f"⋮{n}"
-                    text.append(label.center(col)[:col], style="#9a9a9a")
+                    text.append(label.center(col)[:col], style=style_of("network--muted"))
                 else:
                     text.append(" " * col)
         loss = run.scenario.loss
         text.append("\n\n")
         text.append("loss ", style="bold")
-        text.append(loss or "none (forward only)", style=LIT if step is not None and step.phase == "loss" else "")
+        text.append(loss or "none (forward only)", style=lit if step is not None and step.phase == "loss" else "")
         text.append("\n")
-        text.append(self.caption(pos), style="#c0c0c0")
+        text.append(self.caption(pos), style=style_of("network--caption"))
         return text
 
     def caption(self, pos: int) -> str:

@@ -8,12 +8,17 @@ from textual.reactive import reactive
 from nnstep.engine.steps import Iteration
 from nnstep.tui.text_view import ScrollingTextView, iteration_of
 
-FORMULA = "bold #ffd75f"
-CODE = "#87d787"
-
-
 class OperationPane(ScrollingTextView):
     """What the step at ``position`` does, in the seed's notation, in numpy and in words."""
+
+    COMPONENT_CLASSES = {"operation--formula", "operation--code", "operation--label", "operation--description"}
+
+    DEFAULT_CSS = """
+    OperationPane > .operation--formula { color: $text-warning; text-style: bold; }
+    OperationPane > .operation--code { color: $text-success; }
+    OperationPane > .operation--label { color: $text-muted; }
+    OperationPane > .operation--description { color: $foreground 80%; }
+    """
 
     position: reactive[int] = reactive(-1, repaint=False)  # the view repaints the lines that changed
 
@@ -36,37 +41,39 @@ class OperationPane(ScrollingTextView):
 
     def describe(self, position: int) -> Text:
         run = self.run
+        style = self.get_component_rich_style
+        formula, code, label = style("operation--formula"), style("operation--code"), style("operation--label")
         text = Text()
         if position < 0 and run.note:
-            text.append(f"Start of iteration {iteration_of(run)} of {run.scenario.training.iterations}.", style=FORMULA)
+            text.append(f"Start of iteration {iteration_of(run)} of {run.scenario.training.iterations}.", style=formula)
             text.append(" " + run.note + " Press ")
             text.append(self.keys.get("next_step", "n / →").replace(" / ", " or "), style="bold")
             text.append(" to run its first operation, ")
-            text.append(run.steps[0].formula, style=FORMULA)
+            text.append(run.steps[0].formula, style=formula)
             text.append(".")
             if iteration_of(run) == 1 and run.scenario.description:
-                text.append("\n\n" + run.scenario.description, style="#c0c0c0")
+                text.append("\n\n" + run.scenario.description, style=style("operation--description"))
             return text
         if position < 0:
             sc = run.scenario
-            text.append("Start: nothing computed yet.", style=FORMULA)
+            text.append("Start: nothing computed yet.", style=formula)
             text.append(f" {sc.shape} network · {' → '.join(l.activation for l in sc.layers)} · "
                         f"{sc.loss or 'forward only'}\n")
             loaded = "x, d and the initial parameters are" if sc.d is not None else "x and the initial parameters are"
             text.append(f"{loaded} loaded. Press ")
             text.append(self.keys.get("next_step", "n / →").replace(" / ", " or "), style="bold")
             text.append(" to run the first operation, ")
-            text.append(run.steps[0].formula, style=FORMULA)
+            text.append(run.steps[0].formula, style=formula)
             text.append(".")
             if sc.description:
-                text.append("\n\n" + sc.description, style="#c0c0c0")
+                text.append("\n\n" + sc.description, style=style("operation--description"))
             return text
         step = run.steps[position]
-        text.append(step.formula, style=FORMULA)
-        text.append("\nshapes ", style="#9a9a9a")
+        text.append(step.formula, style=formula)
+        text.append("\nshapes ", style=label)
         text.append(step.shapes)
-        text.append("\nnumpy  ", style="#9a9a9a")
-        text.append(step.code, style=CODE)
+        text.append("\nnumpy  ", style=label)
+        text.append(step.code, style=code)
         if step.note:
             text.append("\n" + step.note)
         training = run.scenario.training

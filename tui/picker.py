@@ -5,15 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from nnstep.engine.bundled import bundled_scenarios
+from nnstep.engine.numbers import count
 from nnstep.engine.scenario import ScenarioError, load_scenario
+from nnstep.tui.theme import ThemeStyled, foreground
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ def _entry(path: Path, where: str) -> Entry:
     first = (sc.description or sc.name).split(". ")[0].rstrip(".")
     loss = sc.loss or "forward only"
     if sc.training is not None:
-        loss += f", {sc.training.iterations} iterations"
+        loss += f", {count(sc.training.iterations, 'iteration')}"
     return Entry(path, where, sc.shape, loss, f"{sc.name}: {first}" if sc.description else sc.name)
 
 
@@ -55,8 +59,14 @@ def entries(folder: Path) -> list[Entry]:
     return bundled + [_entry(p, "this folder") for p in here]
 
 
-class PickerScreen(Screen):
+class PickerScreen(ThemeStyled, Screen):
     """Choose a scenario; Enter opens it. Files that do not load say why, and open to their error."""
+
+    COMPONENT_CLASSES = {"picker--error"}
+
+    DEFAULT_CSS = """
+    PickerScreen > .picker--error { color: $text-error; }
+    """
 
     BINDINGS = [
         Binding("escape", "cancel", "Back", id="picker.cancel"),
@@ -65,6 +75,12 @@ class PickerScreen(Screen):
         Binding("g,home", "first", "First", show=False, priority=True, id="picker.first"),
         Binding("G,end", "last", "Last", show=False, priority=True, id="picker.last"),
     ]
+
+    @dataclass
+    class ScenarioChosen(Message):
+        """The user chose the file at ``path`` (the app opens it, or shows why it does not load)."""
+
+        path: Path
 
     def __init__(self, folder: Path, cancellable: bool) -> None:
         super().__init__()
@@ -87,17 +103,33 @@ class PickerScreen(Screen):
     def fill_table(self) -> None:
         """One row per file; descriptions cut (with …) to the screen's width, so nothing scrolls sideways."""
         table = self.query_one(DataTable)
-        *_, self._description_column = table.add_columns("name", "shape", "loss", "where", "description")
+        self._name_column, *_, self._description_column = table.add_columns("name", "shape", "loss", "where",
+                                                                             "description")
+        self.drawing()
         for i, e in enumerate(self.entries):
-            name = Text(e.path.stem, style="#ff8f70" if e.error else "bold")
-            table.add_row(name, e.shape, e.loss, e.where, self._description(e), key=str(i))
+            table.add_row(self._name(e), e.shape, e.loss, e.where, self._description(e), key=str(i))
+
+    def restyle(self) -> None:
+        """A new theme: the files that do not load are drawn in its error colour."""
+        table = self.query_one(DataTable)
+        for i, entry in enumerate(self.entries):
+            if entry.error:
+                table.update_cell(str(i), self._name_column, self._name(entry))
+                table.update_cell(str(i), self._description_column, self._description(entry))
+
+    def _error_style(self) -> Style:
+        # Its colour only: the table draws its own background (stripes, the cursor) under the cell.
+        return foreground(self.get_component_rich_style("picker--error"))
+
+    def _name(self, entry: Entry) -> Text:
+        return Text(entry.path.stem, style=self._error_style() if entry.error else "bold")
 
     def _description(self, entry: Entry) -> Text:
         widths = [max(len(e.path.stem) for e in self.entries), max(len(e.shape) for e in self.entries) or 5,
                   max(len(e.loss) for e in self.entries) or 4, len("this folder")]
         room = max(10, self.app.size.width - sum(widths) - 2 * 5 - 2)
         if entry.error:
-            text = Text(f"does not load: {entry.error}", style="#ff8f70")
+            text = Text(f"does not load: {entry.error}", style=self._error_style())
         else:
             text = Text(entry.description)
         text.truncate(room, overflow="ellipsis")
@@ -131,5 +163,4 @@ class PickerScreen(Screen):
 
     @on(DataTable.RowSelected)
     def _open(self, event: DataTable.RowSelected) -> None:
-        entry = self.entries[int(event.row_key.value)]
-        self.app.open_scenario(entry.path)  # type: ignore[attr-defined]
+        self.post_message(self.ScenarioChosen(self.entries[int(event.row_key.value)].path))

@@ -6,6 +6,7 @@ cursor repaints from the cache instead of re-rendering the whole list.
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
@@ -15,6 +16,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from nnstep.engine.steps import Iteration
+from nnstep.tui.theme import foreground
 
 CURRENT, BREAKPOINT = "▶", "●"
 START_ROW = 0
@@ -35,13 +37,16 @@ class StepsPane(ScrollView, can_focus=True):
                 id="steps.select"),
     ]
 
-    COMPONENT_CLASSES = {"steps--cursor", "steps--phase"}
+    COMPONENT_CLASSES = {"steps--cursor", "steps--phase", "steps--current", "steps--breakpoint", "steps--muted"}
     ALLOW_MAXIMIZE = False
 
     DEFAULT_CSS = """
     StepsPane > .steps--cursor { background: $block-cursor-blurred-background; }
     StepsPane:focus > .steps--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
-    StepsPane > .steps--phase { color: #d7af5f; text-style: bold; }
+    StepsPane > .steps--phase { color: $text-accent; text-style: bold; }
+    StepsPane > .steps--current { color: $text-warning; text-style: bold; }
+    StepsPane > .steps--breakpoint { color: $text-error; text-style: bold; }
+    StepsPane > .steps--muted { color: $text-muted; }
     """
 
     class JumpRequested(Message):
@@ -89,15 +94,21 @@ class StepsPane(ScrollView, can_focus=True):
         if isinstance(item, str):
             return Text(f"── {item.capitalize()} ──")
         current = item == self.position
+        muted = self._colour("steps--muted")
         text = Text()
-        text.append(CURRENT if current else " ", style="bold #ffd75f")
-        text.append(BREAKPOINT if item in self.breakpoints else " ", style="bold #ff5f5f")
+        text.append(CURRENT if current else " ", style=self._colour("steps--current"))
+        text.append(BREAKPOINT if item in self.breakpoints else " ", style=self._colour("steps--breakpoint"))
         if item < 0:
-            text.append("    start", style="bold" if current else "#9a9a9a")
+            text.append("    start", style="bold" if current else muted)
             return text
-        text.append(f"{item + 1:>3} ", style="#9a9a9a")
+        text.append(f"{item + 1:>3} ", style=muted)
         text.append(self.run.steps[item].formula, style="bold" if current else "")
         return text
+
+    def _colour(self, name: str) -> Style:
+        """Component ``name``'s colour and text style from the theme, without its background: a row's
+        background (the cursor's or the pane's) is laid under it in render_line."""
+        return foreground(self.get_component_rich_style(name))
 
     def show(self, position: int, breakpoints: frozenset[int]) -> None:
         """Mark ``position`` as current and ``breakpoints``; the highlight follows the current step."""
@@ -130,7 +141,7 @@ class StepsPane(ScrollView, can_focus=True):
         if strip is None:
             text = self.row_text(row)
             if isinstance(item, str):
-                text.stylize(self.get_component_rich_style("steps--phase"))
+                text.stylize(self._colour("steps--phase"))
             text.truncate(width, overflow="ellipsis", pad=True)
             style = base + self.get_component_rich_style("steps--cursor") if highlighted else base
             text.stylize_before(style)
@@ -139,6 +150,11 @@ class StepsPane(ScrollView, can_focus=True):
                 self._cache.clear()
             self._cache[key] = strip
         return strip
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()  # the rows were drawn with the old theme's styles (as DataTable does)
+        self.refresh()
 
     def on_focus(self) -> None:
         self.refresh()

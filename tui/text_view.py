@@ -17,7 +17,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from nnstep.tui.theme import ThemeStyled
+from nnstep.tui.arrays import ArrayStyles
+from nnstep.tui.theme import ThemeStyled, background
 
 
 class TextView(ThemeStyled, ScrollView, can_focus=False):
@@ -185,6 +186,23 @@ class ScrollingTextView(TextView, can_focus=True):
 class StepView(ScrollingTextView):
     """A pane that shows a run at a position with some number of decimals (the Values and Parameters
     panes): subclasses say what with :meth:`render_at`; this keeps the renderings and redraws."""
+
+    COMPONENT_CLASSES = {"array--positive", "array--negative", "array--zero", "array--written", "array--muted"}
+
+    DEFAULT_CSS = """
+    StepView > .array--positive { color: $text-primary; }
+    StepView > .array--negative { color: $text-error; }
+    StepView > .array--zero { color: $text-muted; }
+    StepView > .array--written { background: $primary-muted; text-style: bold; }
+    StepView > .array--muted { color: $text-muted; }
+    """
+
+    def array_styles(self) -> ArrayStyles:
+        """How arrays are drawn in this theme: signs coloured, written cells on a background of their own."""
+        style = self.get_component_rich_style
+        return ArrayStyles(positive=style("array--positive"), negative=style("array--negative"),
+                           zero=style("array--zero"), written=background(style("array--written")),
+                           shape=style("array--muted"))
 
     #: The position in the run (−1 before the first step); the view repaints the lines that changed.
     position: reactive[int] = reactive(-1, repaint=False)

@@ -13,15 +13,16 @@ class ValuesPane(StepView):
     """The result (→) on top, what it read below; scrolls when the arrays are taller than the pane."""
 
     def render_at(self, position: int, digits: int, width: int) -> Text:
+        styles = self.array_styles()
         if position < 0:
             run = self.run
             arrays = [("x", run.x)] + ([("d", run.d)] if run.d is not None else [])
             heading = "The data this run starts from:" if run.scenario.training is None else \
                 f"Iteration {run.number}'s batch:"
-            text = Text(heading + "\n", style="#9a9a9a")
+            text = Text(heading + "\n", style=styles.shape)
             w = label_width(arrays)
             for name, a in arrays:
-                text.append_text(labelled(name, a, w, digits, width))
+                text.append_text(labelled(name, a, w, digits, width, styles=styles))
                 text.append("\n")
             text.rstrip()
             return text
@@ -38,11 +39,11 @@ class ValuesPane(StepView):
         w = label_width([(n, a) for n, a, _, _ in produced] + read)
         text = Text()
         for name, a, cells, arrow in produced:
-            text.append_text(labelled(name, a, w, digits, width, cells, arrow=arrow))
+            text.append_text(labelled(name, a, w, digits, width, cells, arrow=arrow, styles=styles))
             text.append("\n")
-        text.append(f"read {', '.join(n for n, _ in read)}:\n", style="#9a9a9a")
+        text.append(f"read {', '.join(n for n, _ in read)}:\n", style=styles.shape)
         for name, a in read:
-            text.append_text(labelled(name, a, w, digits, width))
+            text.append_text(labelled(name, a, w, digits, width, styles=styles))
             text.append("\n")
         text.rstrip()
         return text
