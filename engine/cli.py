@@ -2,18 +2,23 @@
 
 (``nnstep FILE`` and plain ``nnstep`` open the debugger; :mod:`nnstep.tui.launch` sends the verbs here.)
 
-Exit codes: 0 ok, 1 a gradient check failed, 2 bad input or usage. Only argparse is imported at start,
-so ``nnstep --help`` answers without loading numpy; each verb imports what it needs.
+Exit codes: 0 ok, 1 a gradient check failed, 2 bad input or usage, or an output that cannot be written
+(closed, or a full disk), 130 Ctrl-C. Nothing but argparse is imported before the arguments are read, so
+``nnstep --help`` answers without loading numpy; each verb imports what it needs.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
 import sys
 
+from nnstep.engine import interrupts
+
+if __name__ == "__main__":  # `python -m nnstep.engine.cli`: a Ctrl-C while the rest loads is one line too
+    interrupts.end_at_once()
+
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = interrupts.EXIT_INTERRUPTED
 
 DESCRIPTION = """\
 nnstep: see every number of a small dense network's forward pass, loss,
@@ -28,11 +33,14 @@ FILE is a scenario file (TOML), or the name of a bundled scenario
 
 USAGE = "nnstep [FILE] | nnstep [-h] [--version] VERB ..."
 
-EPILOG = "exit codes: 0 ok · 1 a gradient check failed · 2 bad input or usage"
-TRACE_EPILOG = "exit codes: 0 ok · 2 bad input or usage"
+EPILOG = ("exit codes: 0 ok · 1 a gradient check failed · 2 bad input or usage, or output that cannot be "
+          "written · 130 Ctrl-C")
+TRACE_EPILOG = "exit codes: 0 ok · 2 bad input or usage, or output that cannot be written · 130 Ctrl-C"
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser():
+    import argparse
+
     from nnstep.engine import __version__
 
     parser = argparse.ArgumentParser(prog="nnstep", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
@@ -66,9 +74,12 @@ def _parser() -> argparse.ArgumentParser:
                                          "and at the end.", epilog=TRACE_EPILOG)
     train.add_argument("file", metavar="FILE", help="a scenario file or a bundled scenario's name")
     train.add_argument("--save", metavar="PARAMS.npz", help="write the final parameters (W1, b1, W2, …) to "
-                                                            "this .npz file")
+                                                            "this .npz file (checked before the run starts)")
+    train.add_argument("--force", action="store_true",
+                       help="let --save replace an existing file (or a symbolic link, never followed)")
     train.add_argument("--reports", metavar="N", type=_positive, default=10,
-                       help="how many times to print the loss during the run (default 10)")
+                       help="how many times to print the loss during the run (default 10; at most once "
+                            "per iteration)")
 
     verbs.add_parser("list", prog="nnstep list", help="list the bundled scenarios",
                      description="List the bundled scenarios: name, shape, loss, iterations, title.")
@@ -76,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _positive(text: str) -> int:
+    import argparse
+
     try:
         value = int(text)
     except ValueError:
@@ -87,6 +100,8 @@ def _positive(text: str) -> int:
 
 def _iteration_range(text: str) -> tuple[int | None, int | None, str]:
     """``A:B`` (both ends included), ``A``, ``A:`` or ``:B``, iterations counted from 1; and the text."""
+    import argparse
+
     first, sep, last = text.partition(":")
     try:
         a = int(first) if first.strip() else None
@@ -110,7 +125,7 @@ def load_or_report(arg: str, verb: str | None):
     try:
         return _load(arg, verb)
     except ScenarioError as exc:
-        print(f"nnstep: {exc}", file=sys.stderr)
+        error(f"nnstep: {exc}")
         return None
 
 
@@ -139,50 +154,62 @@ def _load(arg: str, verb: str | None):
                         "`nnstep list` shows them)")
 
 
-def _iterations(scenario, wanted: tuple[int | None, int | None] | None, option: str) -> list[int] | str:
+def _iterations(scenario, wanted: tuple[int | None, int | None] | None, option: str) -> range | str:
     """The iterations to show, or why they cannot be (naming ``option`` as the user wrote it)."""
     total = scenario.training.iterations if scenario.training else 1
     if wanted is None:
-        return [1]
+        return range(1, 2)
     a, b = wanted[0] or 1, wanted[1] or total
     if b > total or a > total:
         what = f"has {total} iteration{'s' if total != 1 else ''}" if scenario.training else \
             "has one iteration (no [training] table)"
         return f"{scenario.path}: {option} asks for iteration {max(a, b)}, but the run {what}"
-    return list(range(a, b + 1))
+    return range(a, b + 1)
 
 
 def _trace(args) -> int:
-    from nnstep.engine.formats import RENDERERS, TEXT_WIDTH, render_text
+    import shutil
+
+    from nnstep.engine.formats import PIECES, TEXT_WIDTH
     from nnstep.engine.session import Session
 
     scenario = _load(args.file, args.verb)
     wanted = _iterations(scenario, args.iterations and args.iterations[:2],
                          f"--iterations {args.iterations[2]}" if args.iterations else "")
     if isinstance(wanted, str):
-        print(f"nnstep: {wanted}", file=sys.stderr)
+        error(f"nnstep: {wanted}")
         return EXIT_BAD_INPUT
     training = Session(scenario)
     training.advance(wanted[-1] - 1)  # the straight run up to the last one asked for
-    result = [training.iteration(i) for i in wanted]
-    if args.format == "text":
-        sys.stdout.write(render_text(result, shutil.get_terminal_size((TEXT_WIDTH, 24)).columns))
-    else:
-        sys.stdout.write(RENDERERS[args.format](result))
+    options = {"width": shutil.get_terminal_size((TEXT_WIDTH, 24)).columns} if args.format == "text" else {}
+    # Each iteration is recorded, written and let go in turn: memory stays flat in their number.
+    _write_pieces(PIECES[args.format](wanted, training.iteration, **options))
     return EXIT_OK
+
+
+def _write_pieces(pieces, size: int = 1 << 16) -> None:
+    """Write the pieces to standard output in writes of about ``size`` characters."""
+    write, batch, held = sys.stdout.write, [], 0
+    for piece in pieces:
+        batch.append(piece)
+        held += len(piece)
+        if held >= size:
+            write("".join(batch))
+            batch, held = [], 0
+    write("".join(batch))
 
 
 def _check(args) -> int:
     import numpy as np
 
     from nnstep.engine.formats import shape_label
-    from nnstep.engine.gradcheck import ATOL, H, RESOLVE, RTOL, check_gradients, kinks, resolution
+    from nnstep.engine.gradcheck import ATOL, H, RTOL, check_gradients, kinks, resolution
     from nnstep.engine.session import Session
 
     scenario = _load(args.file, args.verb)
     wanted = _iterations(scenario, (args.iteration, args.iteration), f"--iteration {args.iteration}")
     if isinstance(wanted, str):
-        print(f"nnstep: {wanted}", file=sys.stderr)
+        error(f"nnstep: {wanted}")
         return EXIT_BAD_INPUT
     training = Session(scenario)
     training.advance(args.iteration - 1)
@@ -191,7 +218,6 @@ def _check(args) -> int:
     if sc.loss is None:
         print(f"{sc.path}: forward-only scenario (no loss): there are no gradients to check")
         return EXIT_OK
-    rows = check_gradients(result)
     print(f"gradient check of {sc.path}")
     if sc.training is not None:
         x = result.x
@@ -199,9 +225,25 @@ def _check(args) -> int:
         print(f"iteration {args.iteration} of {sc.training.iterations}: {batch}, from the parameters "
               f"the run reaches there")
     print(f"{sc.shape}, {sc.loss}: central differences, h = {H:g}, float64")
-    print(f"an element passes when |analytic − numeric| ≤ {ATOL:g} + {RESOLVE}·eps·max(1, |loss|)/h")
+    print(f"an element passes when |analytic − numeric| ≤ {ATOL:g}·max(1, |loss|)")
     print(f"                                              + {RTOL:g}·max(|analytic|, |numeric|)")
-    print()
+    # Central differences run the network twice for each entry of every W, b and u (from u on).
+    passes = 2 * sum(s.value.size for s in result.steps if s.phase == "backward")
+    print(f"{passes} forward pass{'' if passes == 1 else 'es'}: two for each entry of every W, b and u")
+    print(flush=True)  # all of that before a long wait, even through a pipe
+    bar = _ProgressBar(passes, "forward passes") if sys.stderr is not None and sys.stderr.isatty() else None
+    done = 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
+        bar.show(done)
+
+    try:
+        rows = check_gradients(result, progress if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.clear()
     name_width = max(len("array"), *(len(r.name) for r in rows))
     shape_width = max(len("shape"), *(len(shape_label(r.analytic)) for r in rows))
     print(f"{'array':<{name_width}}  {'shape':<{shape_width}}  {'max abs error':>13}  {'max rel error':>13}  result")
@@ -247,14 +289,13 @@ def _train(args) -> int:
 
     scenario = _load(args.file, args.verb)
     if scenario.loss is None:
-        print(f"nnstep: {scenario.path}: forward-only scenario (no loss): there is nothing to train",
-              file=sys.stderr)
+        error(f"nnstep: {scenario.path}: forward-only scenario (no loss): there is nothing to train")
         return EXIT_BAD_INPUT
-    if args.save:
-        folder = os.path.dirname(os.path.abspath(args.save))
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            why = "no such folder" if not os.path.isdir(folder) else "the folder is not writable"
-            print(f"nnstep: --save {args.save}: {why} ({folder}); nothing was trained", file=sys.stderr)
+    target = None
+    if args.save is not None:
+        target, why = _save_target(args.save, args.force)
+        if why:
+            error(f"nnstep: --save {args.save or repr('')}: {why}; nothing was trained")
             return EXIT_BAD_INPUT
     training = Session(scenario)
     total = training.iterations
@@ -266,29 +307,28 @@ def _train(args) -> int:
               + (f", sampling {t.sampling}" if t.batch_size is not None else ""))
         print(f"data: {scenario.data_note}")
     print()
-    bar = _ProgressBar(total) if sys.stderr.isatty() else None
-    reports = sorted({max(1, round(total * k / args.reports)) for k in range(1, args.reports + 1)})
+    bar = _ProgressBar(total) if sys.stderr is not None and sys.stderr.isatty() else None
+    shown = min(args.reports, total)  # more reports than iterations would only repeat them
+    reports = sorted({max(1, round(total * k / shown)) for k in range(1, shown + 1)})
     width = len(str(total))
     start = time.perf_counter()
     try:
-        _train_loop(training, reports, bar, args.reports, width, total)
+        _train_loop(training, reports, bar, shown, width, total)
     except KeyboardInterrupt:
+        interrupts.report(f"nnstep: interrupted after {training.computed} of {total} iterations; nothing saved")
+        return EXIT_INTERRUPTED
+    finally:
         if bar is not None:
             bar.clear()
-        print(f"nnstep: interrupted after {training.computed} of {total} iterations; nothing saved",
-              file=sys.stderr)
-        return 130
     elapsed = time.perf_counter() - start
-    if bar is not None:
-        bar.clear()
     print()
     _train_summary(scenario, training, total, elapsed)
     if not np.all(np.isfinite(training.losses)):
         first = int(np.flatnonzero(~np.isfinite(training.losses))[0]) + 1
         print(f"note: the loss is not finite from iteration {first} on: the run diverged (try a smaller "
               f"learning rate)")
-    if args.save:
-        return _save(args.save, training)
+    if target is not None:
+        return _save(target, args.force, training)
     return EXIT_OK
 
 
@@ -328,29 +368,81 @@ def _train_summary(scenario, training, total: int, elapsed: float) -> None:
               + (f", accuracy {test.accuracy:.1%}" if test.accuracy is not None else ""))
 
 
-def _save(path: str, training) -> int:
+def _save_target(path: str, force: bool) -> tuple[str, str | None]:
+    """The file ``--save path`` writes (np.savez adds ``.npz`` to a name without it) and why it cannot
+    be written, if it cannot; checked before the run, so that no run is lost to it."""
+    if not path:
+        return path, "expected a file name, such as params.npz"
+    target = path if path.endswith(".npz") else path + ".npz"
+    separators = tuple(filter(None, (os.sep, os.altsep)))
+    if path.endswith(separators) or os.path.isdir(path) or os.path.isdir(target):
+        folder = path if path.endswith(separators) or os.path.isdir(path) else target
+        what = "is a folder" if os.path.isdir(folder) else "names a folder"
+        return target, f"{what}; expected a file name, such as {os.path.join(folder, 'params.npz')}"
+    folder = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(folder):
+        return target, f"no such folder ({folder})"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return target, f"the folder is not writable ({folder})"
+    if os.path.lexists(target) and not force:
+        return target, f"{target} already exists; add --force to replace it"
+    return target, None
+
+
+def _save(target: str, force: bool, training) -> int:
+    """Write the final parameters to ``target`` whole or not at all: into a new file beside it, then
+    renamed over it. A full disk or a Ctrl-C on the way leaves the earlier file as it was; a symbolic
+    link at ``target`` is replaced, never followed."""
+    import tempfile
+
     import numpy as np
 
     arrays = {}
     for l, layer in enumerate(training.final_layers(), start=1):
         arrays[f"W{l}"], arrays[f"b{l}"] = layer.W, layer.b
-    try:
-        np.savez(path, **arrays)
-    except OSError as exc:
-        print(f"nnstep: {path}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+    replaced = os.path.lexists(target)
+    if replaced and not force:  # it appeared during the run
+        error(f"nnstep: --save: {target} appeared during the run; nothing saved (add --force to replace it)")
         return EXIT_BAD_INPUT
-    saved = path if path.endswith(".npz") else path + ".npz"
-    print(f"saved {', '.join(arrays)} to {saved}")
+    folder, name = os.path.split(os.path.abspath(target))
+    temporary = None
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+        with os.fdopen(descriptor, "wb") as file:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(file.fileno(), 0o666 & ~umask)  # as open() would have made it (mkstemp makes 0600)
+            np.savez(file, **arrays)  # a file object: np.savez adds no .npz
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+        temporary = None
+    except OSError as exc:
+        kept = f"; {target} is as it was" if replaced else ""
+        error(f"nnstep: --save {target}: cannot write: {exc.strerror or exc}; nothing saved{kept}")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        kept = f" ({target} is as it was)" if replaced else ""
+        interrupts.report(f"nnstep: interrupted while saving; nothing saved{kept}")
+        return EXIT_INTERRUPTED
+    finally:
+        if temporary is not None:
+            try:
+                os.remove(temporary)
+            except OSError:
+                pass
+    print(f"saved {', '.join(arrays)} to {target}" + (" (replacing the earlier file)" if replaced else ""))
     return EXIT_OK
 
 
 class _ProgressBar:
     """One line on standard error, redrawn at most ten times a second."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, unit: str = "iterations") -> None:
         import time
 
-        self.total, self.clock, self.start, self.last = total, time.perf_counter, time.perf_counter(), 0.0
+        self.total, self.unit = max(1, total), unit
+        self.clock, self.start, self.last = time.perf_counter, time.perf_counter(), 0.0
 
     def show(self, done: int) -> None:
         now = self.clock()
@@ -360,7 +452,7 @@ class _ProgressBar:
         width = 30
         filled = round(width * done / self.total)
         sys.stderr.write(f"\r[{'█' * filled}{'·' * (width - filled)}] {done / self.total:4.0%}  "
-                         f"{done}/{self.total} iterations  {now - self.start:.1f} s")
+                         f"{done}/{self.total} {self.unit}  {now - self.start:.1f} s")
         sys.stderr.flush()
 
     def clear(self) -> None:
@@ -382,26 +474,120 @@ def _list(args) -> int:
     return EXIT_OK
 
 
+class OutputError(Exception):
+    """Standard output cannot take what is written to it: closed, or its disk full (not a reader gone
+    away: that is a BrokenPipeError, and quiet)."""
+
+
+class _Output:
+    """Standard output, its write errors raised as :class:`OutputError` so that they are told apart from
+    the verbs' own (a BrokenPipeError stays itself)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(exc.strerror or str(exc)) from exc
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(exc.strerror or str(exc)) from exc
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def error(line: str) -> None:
+    """Print one line on standard error, if it is open; a failure to do so is not another error."""
+    if sys.stderr is None:
+        return
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:
+        _discard(sys.stderr)  # nor again at exit
+
+
+def _discard(stream) -> None:
+    """Send what is left of ``stream`` to the null device, so that no flush fails again at exit."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    for stream in (sys.stdout, sys.stderr):
+    """Run the command line; return its exit code. An output that cannot be written, or a Ctrl-C at any
+    moment, ends it with one line on standard error (exit code 2 or 130), never a traceback."""
+    if argv is None:  # run as the command: once main returns, a Ctrl-C has nothing left to unwind
+        interrupts.end_at_once()
+    caught = interrupts.catch()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        interrupts.report()
+        settle_output()
+        return EXIT_INTERRUPTED
+    finally:
+        interrupts.restore(caught)
+
+
+def settle_output() -> None:
+    """Write out what standard output still holds, or drop it if it cannot be written, so that the
+    interpreter's own flush at exit has nothing left to fail on."""
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except OSError:
+        _discard(sys.stdout)
+
+
+def _main(argv: list[str] | None) -> int:
+    stdout = sys.stdout
+    if stdout is None:  # started with descriptor 1 closed (`>&-`)
+        error("nnstep: cannot write to standard output: it is closed")
+        return EXIT_BAD_INPUT
+    for stream in (stdout, sys.stderr):
         # A terminal that cannot show the seed's Japanese labels gets escapes instead of a crash.
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    args = _parser().parse_args(argv)
+    sys.stdout = _Output(stdout)
     try:
+        try:
+            args = _parser().parse_args(argv)
+        except SystemExit:
+            sys.stdout.flush()  # --help and --version: their text too can meet a full disk
+            raise
         from nnstep.engine.scenario import ScenarioError
 
         try:
-            return {"trace": _trace, "check": _check, "train": _train, "list": _list}[args.verb](args)
+            code = {"trace": _trace, "check": _check, "train": _train, "list": _list}[args.verb](args)
         except ScenarioError as exc:
-            print(f"nnstep: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            error(f"nnstep: {exc}")
+            code = EXIT_BAD_INPUT
+        sys.stdout.flush()  # here, not at exit, where a full disk could no longer be reported
+        return code
     except BrokenPipeError:
         # The reader went away (`nnstep trace … | head`): stop quietly, without a second error at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _discard(stdout)
         return EXIT_OK
-    except KeyboardInterrupt:
-        return 130
+    except OutputError as exc:
+        error(f"nnstep: cannot write to standard output: {exc}")
+        _discard(stdout)
+        return EXIT_BAD_INPUT
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import json
 import math
 import re
 import textwrap
-from typing import Any
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -42,9 +42,27 @@ def render_text(run: Iteration | list[Iteration], width: int = TEXT_WIDTH) -> st
     """Every step with its formula, inputs, result and note, for a terminal ``width`` columns wide
     (several iterations of a training run: each under its own heading)."""
     runs = run if isinstance(run, list) else [run]
-    run = runs[0]
-    sc = run.scenario
     width = max(40, width)
+    lines = _text_heading(runs[0], len(runs), runs[-1].number, width)
+    for one in runs:
+        lines += _text_iteration(one, width)
+    return "\n".join(lines) + "\n"
+
+
+def text_pieces(numbers: Sequence[int], iteration: Callable[[int], Iteration],
+                width: int = TEXT_WIDTH) -> Iterator[str]:
+    """:func:`render_text` of iterations ``numbers`` piece by piece, each iteration recorded (by
+    ``iteration``), rendered and let go in turn, so that memory does not grow with their number."""
+    width = max(40, width)
+    yield "\n".join(_text_heading(iteration(numbers[0]), len(numbers), numbers[-1], width))
+    for i in numbers:
+        yield "\n" + "\n".join(_text_iteration(iteration(i), width))
+    yield "\n"
+
+
+def _text_heading(first: Iteration, shown: int, last: int, width: int) -> list[str]:
+    """The scenario, its run, and which of its iterations follow (``shown`` of them, ``first`` to ``last``)."""
+    sc = first.scenario
     acts = " → ".join(layer.activation for layer in sc.layers)
     if sc.loss:
         setup = f"{sc.loss}, learning rate {sc.learning_rate:g}"
@@ -62,24 +80,28 @@ def render_text(run: Iteration | list[Iteration], width: int = TEXT_WIDTH) -> st
     if sc.description:
         lines += [""] + wrap(sc.description, min(width, 100))
     if sc.training is not None:
-        shown = (f"iteration {runs[0].number}" if len(runs) == 1 else
-                 f"iterations {runs[0].number} to {runs[-1].number}")
-        lines += ["", f"{shown} of {sc.training.iterations}, {len(run.steps)} steps each"
-                  + (" (--iterations A:B traces others)" if len(runs) == 1 else "")]
+        which = f"iteration {first.number}" if shown == 1 else f"iterations {first.number} to {last}"
+        lines += ["", f"{which} of {sc.training.iterations}, {len(first.steps)} steps each"
+                  + (" (--iterations A:B traces others)" if shown == 1 else "")]
     else:
-        lines += ["", f"{len(run.steps)} steps"]
-    for one in runs:
-        if sc.training is not None:
-            i = one.number
-            head = f"#### ITERATION {i}/{sc.training.iterations} "
-            lines += ["", head + "#" * max(4, min(width, 74) - len(head)), ""] + wrap(one.note, min(width, 100))
-        phase = None
-        for step in one.steps:
-            if step.phase != phase:
-                phase = step.phase
-                lines += ["", f"== {phase.upper()} " + "=" * (min(width, 74) - 4 - len(phase))]
-            lines += [""] + _step_text(step, len(one.steps), width)
-    return "\n".join(lines) + "\n"
+        lines += ["", f"{len(first.steps)} steps"]
+    return lines
+
+
+def _text_iteration(one: Iteration, width: int) -> list[str]:
+    """One iteration's steps under their phases' headings (and, in a training run, its own heading)."""
+    sc = one.scenario
+    lines: list[str] = []
+    if sc.training is not None:
+        head = f"#### ITERATION {one.number}/{sc.training.iterations} "
+        lines += ["", head + "#" * max(4, min(width, 74) - len(head)), ""] + wrap(one.note, min(width, 100))
+    phase = None
+    for step in one.steps:
+        if step.phase != phase:
+            phase = step.phase
+            lines += ["", f"== {phase.upper()} " + "=" * (min(width, 74) - 4 - len(phase))]
+        lines += [""] + _step_text(step, len(one.steps), width)
+    return lines
 
 
 def _step_text(step: Step, total: int, width: int) -> list[str]:
@@ -129,6 +151,12 @@ def _plain(array: Any) -> Any:
 
 def scenario_dict(sc: Scenario, first: Iteration) -> dict:
     """The scenario, with the batch and the parameters of ``first``, the first iteration shown."""
+    return _scenario_doc(sc, first, _plain)
+
+
+def _scenario_doc(sc: Scenario, first: Iteration, array: Callable[[Any], Any]) -> dict:
+    """:func:`scenario_dict`, with each array as ``array`` makes it (nested lists, or kept as numpy for
+    :func:`json_pieces`)."""
     return {
         "name": sc.name,
         "description": sc.description,
@@ -136,9 +164,9 @@ def scenario_dict(sc: Scenario, first: Iteration) -> dict:
         "shape": sc.shape,
         "loss": sc.loss,
         "learning_rate": sc.learning_rate,
-        "x": _plain(first.x),
-        "d": None if first.d is None else _plain(first.d),
-        "layers": [{"W": _plain(l.W), "b": _plain(l.b), "activation": l.activation} for l in first.layers],
+        "x": array(first.x),
+        "d": None if first.d is None else array(first.d),
+        "layers": [{"W": array(l.W), "b": array(l.b), "activation": l.activation} for l in first.layers],
         # A training run: its [training] table and where its data came from; x, d and layers above are
         # then the first traced iteration's batch and the parameters that iteration starts from.
         "training": None if sc.training is None else {
@@ -148,25 +176,112 @@ def scenario_dict(sc: Scenario, first: Iteration) -> dict:
     }
 
 
-def render_json(run: Iteration | list[Iteration]) -> str:
-    runs = run if isinstance(run, list) else [run]
-    steps = [{
+def _step_doc(s: Step, array: Callable[[Any], Any]) -> dict:
+    return {
         "index": s.index,
         "iteration": s.iteration,
         "phase": s.phase,
         "layer": s.layer,
         "name": s.name,
         "formula": s.formula,
-        "inputs": {k: _plain(v) for k, v in s.inputs.items()},
-        "value": _plain(s.value),
-    } for one in runs for s in one.steps]
+        "inputs": {k: array(v) for k, v in s.inputs.items()},
+        "value": array(s.value),
+    }
+
+
+def _iteration_doc(one: Iteration) -> dict:
+    """A traced iteration's batch: training-set rows counted from 0 (null: the whole training set)."""
+    return {"iteration": one.number, "batch_rows": one.rows, "batch_accuracy": batch_accuracy(one), "note": one.note}
+
+
+def render_json(run: Iteration | list[Iteration]) -> str:
+    """The JSON document, built whole: for a few small iterations (:func:`json_pieces` streams it)."""
+    runs = run if isinstance(run, list) else [run]
+    steps = [_step_doc(s, _plain) for one in runs for s in one.steps]
     doc = {"scenario": scenario_dict(runs[0].scenario, runs[0]), "steps": steps}
     if runs[0].scenario.training is not None:
-        # Each traced iteration's batch: training-set rows counted from 0 (null: the whole training set).
-        doc["iterations"] = [{"iteration": one.number, "batch_rows": one.rows,
-                              "batch_accuracy": batch_accuracy(one), "note": one.note} for one in runs]
+        doc["iterations"] = [_iteration_doc(one) for one in runs]
     return json.dumps(doc, indent=1,
                       ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def json_pieces(numbers: Sequence[int], iteration: Callable[[int], Iteration]) -> Iterator[str]:
+    """:func:`render_json` of iterations ``numbers``, byte for byte, piece by piece: each iteration is
+    recorded (by ``iteration``), written and let go in turn, and an array is written a row at a time,
+    so that memory stays flat however many iterations and however wide the layers."""
+    first = iteration(numbers[0])
+    training = first.scenario.training is not None
+    yield '{\n "scenario": '
+    yield from _json_pieces(_scenario_doc(first.scenario, first, _float64), 1)
+    del first
+    yield ',\n "steps": '
+    opened = False
+    summaries = []  # one short entry per iteration (its rows, accuracy and note), for "iterations"
+    for i in numbers:
+        one = iteration(i)
+        for step in one.steps:
+            yield ",\n  " if opened else "[\n  "
+            opened = True
+            yield from _json_pieces(_step_doc(step, _float64), 2)
+        if training:
+            summaries.append("".join(_json_pieces(_iteration_doc(one), 2)))
+        del one
+    yield "\n ]" if opened else "[]"
+    if training:
+        yield ',\n "iterations": ' + ("[\n  " + ",\n  ".join(summaries) + "\n ]" if summaries else "[]")
+    yield "\n}\n"
+
+
+def _float64(array: Any) -> np.ndarray:
+    """The array as :func:`_plain` reads it, left as numpy for :func:`_array_pieces`."""
+    return np.asarray(array, dtype=np.float64)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def _json_pieces(value: Any, level: int) -> Iterator[str]:
+    """``value`` as ``json.dumps(value, indent=1, ensure_ascii=False, allow_nan=False)`` writes it nested
+    ``level`` deep in a document (one space per level), in pieces; numpy arrays as :func:`_plain` would
+    make them."""
+    if isinstance(value, np.ndarray):
+        yield from _array_pieces(_float64(value), level)
+    elif isinstance(value, dict) and value:
+        yield from _members(((_dumps(key) + ": ", item) for key, item in value.items()), "{}", level)
+    elif isinstance(value, (list, tuple)) and value:
+        yield from _members((("", item) for item in value), "[]", level)
+    else:
+        yield _dumps(value)
+
+
+def _members(members: Iterator[tuple[str, Any]], brackets: str, level: int) -> Iterator[str]:
+    """A non-empty object or array: each member on its own line, one level deeper, after its key."""
+    inner = "\n" + " " * (level + 1)
+    separator = brackets[0] + inner
+    for key, item in members:
+        yield separator + key
+        yield from _json_pieces(item, level + 1)
+        separator = "," + inner
+    yield "\n" + " " * level + brackets[1]
+
+
+def _array_pieces(array: np.ndarray, level: int) -> Iterator[str]:
+    """``_plain(array)`` of a float64 array as JSON at ``level``, a row at a time: no array is ever held
+    whole as Python floats or as text."""
+    if array.ndim == 0:
+        yield _dumps(json_number(float(array)))
+    elif not len(array):
+        yield "[]"
+    elif array.ndim > 1:
+        yield from _members((("", row) for row in array), "[]", level)
+    else:
+        values = array.tolist()
+        # json writes a finite float as float.__repr__; inf and nan become the strings of json_number.
+        texts = map(float.__repr__, values) if np.all(np.isfinite(array)) else \
+            (_dumps(json_number(v)) for v in values)
+        inner = "\n" + " " * (level + 1)
+        yield "[" + inner + ("," + inner).join(texts) + "\n" + " " * level + "]"
 
 
 def batch_accuracy(run: Iteration) -> float | None:
@@ -217,6 +332,17 @@ def render_seed(run: Iteration | list[Iteration]) -> str:
     return _seed_one(run)
 
 
+def seed_pieces(numbers: Sequence[int], iteration: Callable[[int], Iteration]) -> Iterator[str]:
+    """:func:`render_seed` of iterations ``numbers``, one iteration at a time (recorded by ``iteration``)."""
+    if len(numbers) == 1 and iteration(numbers[0]).scenario.training is None:
+        yield _seed_one(iteration(numbers[0]))
+        return
+    for k, i in enumerate(numbers):
+        one = iteration(i)
+        yield ("\n" if k else "") + f"##### 繰り返し {one.number} (iteration) #####\n" + _seed_one(one)
+        del one
+
+
 def _seed_one(run: Iteration) -> str:
     sc = run.scenario
     L = len(run.layers)
@@ -254,3 +380,5 @@ def _seed_one(run: Iteration) -> str:
 
 
 RENDERERS = {"text": render_text, "json": render_json, "seed": render_seed}
+#: The same renderings piece by piece, for any number of iterations: ``PIECES[format](numbers, iteration)``.
+PIECES = {"text": text_pieces, "json": json_pieces, "seed": seed_pieces}

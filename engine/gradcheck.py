@@ -8,6 +8,7 @@ forward operations of :mod:`nnstep.engine.ops`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -67,8 +68,9 @@ def _loss(run: Iteration, params: list[list[np.ndarray]], start: int = 0, u_star
     return float(LOSSES[run.scenario.loss].value(u, z, run.d))
 
 
-def _numeric(f, array: np.ndarray) -> np.ndarray:
-    """Central differences of f() with respect to every element of ``array`` (perturbed in place)."""
+def _numeric(f, array: np.ndarray, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Central differences of f() with respect to every element of ``array`` (perturbed in place);
+    ``progress(2)`` after each element's two passes."""
     out = np.zeros_like(array)
     for idx in np.ndindex(array.shape):
         keep = array[idx]
@@ -78,11 +80,14 @@ def _numeric(f, array: np.ndarray) -> np.ndarray:
         minus = f()
         array[idx] = keep
         out[idx] = (plus - minus) / (2 * H)
+        if progress is not None:
+            progress(2)
     return out
 
 
-def check_gradients(run: Iteration) -> list[GradCheck]:
-    """Compare every gradient step of the iteration with central differences."""
+def check_gradients(run: Iteration, progress: Callable[[int], None] | None = None) -> list[GradCheck]:
+    """Compare every gradient step of the iteration with central differences; ``progress(n)`` is told
+    of every n forward passes done, for a progress bar (2 per entry of every W, b and u in all)."""
     if run.scenario.loss is None:
         return []
     params = [[layer.W.copy(), layer.b.copy()] for layer in run.layers]
@@ -94,10 +99,10 @@ def check_gradients(run: Iteration) -> list[GradCheck]:
             l = step.layer
             if step.kind == "delta":
                 u = np.array(values[names.u(l)])
-                numeric = _numeric(lambda: _loss(run, params, l - 1, u), u)
+                numeric = _numeric(lambda: _loss(run, params, l - 1, u), u, progress)
             else:
                 target = params[l - 1][0 if step.kind == "grad_W" else 1]
-                numeric = _numeric(lambda: _loss(run, params), target)
+                numeric = _numeric(lambda: _loss(run, params), target, progress)
             analytic = np.asarray(step.value)
             err = np.abs(analytic - numeric)
             size = np.maximum(np.abs(analytic), np.abs(numeric))

@@ -327,3 +327,40 @@ def test_a_run_whose_outputs_are_nan_has_no_accuracy(tmp_path):
     y = session.iteration(6).output.value
     assert not np.all(np.isfinite(y))
     assert np.isnan(session.accuracies[5])
+
+
+# --- the keymap file ---------------------------------------------------------------------------------------
+
+
+KEYMAP_DEFAULTS = {"toggle_digits": "f", "next_step": "n,right", "help": "question_mark,f1"}
+
+
+@pytest.mark.parametrize("keys, bad", [("f,[/]", '"[/]"'), (",", '""'), ("ctrl+", '"ctrl+"'), ("f99", '"f99"'),
+                                       ("hyperdrive+x", '"hyperdrive+x"')])
+def test_keys_that_cannot_be_pressed_are_refused_by_name(tmp_path, keys, bad):
+    from nnstep.tui.keymap import read_keymap
+
+    path = tmp_path / "keys.toml"
+    path.write_text(f"[keys]\ntoggle_digits = {json.dumps(keys)}\nnext_step = \"l,right\"\n", encoding="utf-8")
+    keymap, problems = read_keymap(path, KEYMAP_DEFAULTS)
+    assert keymap == {"next_step": "l,right"}  # the rest still applies
+    assert len(problems) == 1 and "toggle_digits" in problems[0] and bad in problems[0], problems
+    assert "not applied" in problems[0]
+
+
+@pytest.mark.parametrize("keys", ["f,d", "ctrl+d", "f5", "comma", "plus", "left_square_bracket", "shift+tab", "G"])
+def test_keys_one_can_press_are_applied(tmp_path, keys):
+    from nnstep.tui.keymap import read_keymap
+
+    path = tmp_path / "keys.toml"
+    path.write_text(f"[keys]\ntoggle_digits = {json.dumps(keys)}\n", encoding="utf-8")
+    assert read_keymap(path, KEYMAP_DEFAULTS) == ({"toggle_digits": keys}, [])
+
+
+def test_a_keymap_nested_500_deep_is_reported_not_fatal(tmp_path):
+    from nnstep.tui.keymap import read_keymap
+
+    path = tmp_path / "keys.toml"
+    path.write_text("[keys]\nx = " + "[" * 500 + "]" * 500 + "\n", encoding="utf-8")
+    keymap, problems = read_keymap(path, KEYMAP_DEFAULTS)
+    assert keymap == {} and len(problems) == 1 and "nested too deep" in problems[0]

@@ -172,7 +172,8 @@ async def test_replay_plays_to_the_end_and_says_so():
         assert operation.border_subtitle.startswith("▶ playing 8 steps/s")
         await _wait_for(pilot, lambda: not app.screen.playing)
         assert app.screen.position == app.screen.last
-        assert any("Replay finished" in n.message for n in app._notifications)
+        # The notice is a message to the app: it may arrive a moment after the replay stops.
+        await _wait_for(pilot, lambda: any("Replay finished" in n.message for n in app._notifications))
         assert operation.border_subtitle.startswith("■ finished · replay 8 steps/s")
         await pilot.press("minus", "minus", "minus", "minus")  # 0.5 steps/s: no tick during the checks
         await pilot.press("space")  # from the end, replay starts over
@@ -374,6 +375,107 @@ async def test_resizing_switches_layouts_without_losing_the_position():
         await pilot.pause()
         assert app.screen.has_class("-width-wide", "-height-tall") and network.display and left.display
         assert app.screen.position == 2
+
+
+def _luminance(colour) -> float:
+    """WCAG relative luminance of a Rich colour."""
+    from textual.color import Color
+
+    def linear(v: float) -> float:
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(v / 255) for v in Color.from_rich_color(colour).rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _drawn_cells(widget):
+    """(text, style) of every non-blank segment the widget draws, but its border lines."""
+    from textual.geometry import Region
+
+    for line in widget.render_lines(Region(0, 0, widget.size.width, widget.size.height)):
+        for segment in line:
+            if segment.text.strip(" ╭╮╰╯│─") and segment.style is not None:
+                yield segment.text, segment.style
+
+
+async def test_in_the_light_theme_every_pane_is_light_and_its_text_reads():
+    """Colours come from the theme: after ctrl+p → Theme → textual-light, no pane keeps a dark background
+    (the Steps list's rows and the panes' prepared renderings are drawn again), and every text keeps a
+    contrast of at least 3 to what is under it, the cursor row's marks included."""
+    app = make_app("classify_2_3_4")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n", "n", "n", "b")
+        app.theme = "textual-light"
+        await pilot.pause()
+        await pilot.press("n")  # a step rendered ahead of time in the dark theme
+        await pilot.pause()
+        cursor = app.screen.query_one("StepsPane").get_component_rich_style("steps--cursor").bgcolor
+        for pane in panes(app):
+            assert pane.display and pane.region.area
+            for text, style in _drawn_cells(pane):
+                under, over = _luminance(style.bgcolor), _luminance(style.color)
+                assert under > 0.3 or style.bgcolor == cursor, (type(pane).__name__, text, style)
+                contrast = (max(under, over) + 0.05) / (min(under, over) + 0.05)
+                assert contrast >= 3, (type(pane).__name__, text, style)
+
+
+def _u1_with_rounding_noise() -> np.ndarray:
+    """A 5×8 u1 whose entry [1, 6] is −0.1 − 0.2 + 0.3 in float64: −5.55e-17, not 0."""
+    u1 = np.random.default_rng(0).normal(size=(5, 8)).round(4)
+    u1[1, 6] = -0.1 - 0.2 + 0.3
+    assert u1[1, 6] == -5.551115123125783e-17
+    return u1
+
+
+def test_an_entry_at_rounding_noise_size_does_not_switch_the_array_to_scientific_notation():
+    from nnstep.tui.arrays import array_lines, labelled, number_format
+
+    u1 = _u1_with_rounding_noise()
+    assert number_format(u1, 4) == ".4f" and number_format(u1, 8) == ".8f"
+    text = labelled("u1", u1, 8, 4, 60, arrow=True).plain
+    assert "…" in text  # the noisy column is among those the ellipsis hides
+    assert f"{u1[0, 0]:.4f}" in text and "e-" not in text.split("≈0")[0]
+    # Where the user sees the array, a line says what is shown as 0 and gives the exact value.
+    assert "≈0: [1, 6] is -5.551115123125783e-17, float rounding noise" in " ".join(text.split())
+    wide = "\n".join(line.plain for line in array_lines(u1, 4, 200))
+    assert "-0.0000" in wide and "e-" not in wide
+
+
+def test_a_small_entry_that_is_not_noise_still_switches_to_scientific_notation():
+    from nnstep.tui.arrays import NOISE, labelled, number_format
+
+    assert NOISE == 64 * np.finfo(np.float64).eps
+    assert number_format(np.array([1.0, 1e-6]), 4) == ".3e"  # below the decimals shown, far above noise
+    assert number_format(np.array([1.0, 1e-13]), 4) == ".3e"  # 10× the noise bound: not noise
+    assert number_format(np.array([1.0, 1e-15]), 4) == ".4f"
+    assert number_format(np.array([1e-17, -2e-17]), 4) == ".3e"  # tiny, but the array's own scale
+    assert "≈0" not in labelled("v", np.array([1.0, 0.0, -2.5]), 4, 4, 60).plain
+
+
+async def test_the_values_pane_shows_rounding_noise_as_zero_and_says_so(tmp_path):
+    from nnstep.engine.scenario import parse_scenario
+    from nnstep.engine.session import Session
+    from nnstep.tui.app import NNStepApp
+
+    # u1 = x·W1 + b1 with row 1 of x = [−0.1, −0.2], column 6 of W1 = [1, 1] and b1[6] = 0.3.
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(5, 2)).round(2)
+    x[1] = [-0.1, -0.2]
+    w1 = rng.normal(size=(2, 8)).round(2)
+    w1[:, 6] = 1.0
+    b1 = [0.0] * 8
+    b1[6] = 0.3
+    text = (f'loss = "mse"\nlearning_rate = 0.1\nx = {x.tolist()}\nd = {[[0.5]] * 5}\n'
+            f'[[layers]]\nW = {w1.tolist()}\nb = {b1}\nactivation = "relu"\n'
+            f'[[layers]]\nW = {[[0.1]] * 8}\nb = [0.0]\nactivation = "identity"\n')
+    app = NNStepApp(session=Session(parse_scenario(text, "noise.toml")), folder=tmp_path, keymap_file=tmp_path / "none")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n")
+        u1 = app.screen.run.steps[0].value
+        assert u1[1, 6] == -5.551115123125783e-17
+        values = shown(panes(app)[3])
+        assert f"{u1[0, 0]:.4f}" in values and "e-0" not in values.split("≈0")[0]
+        assert "-5.551115123125783e-17" in values and "float rounding noise" in values
 
 
 async def test_a_big_network_renders_summarised_without_hanging(tmp_path):

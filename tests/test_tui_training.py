@@ -3,7 +3,10 @@ and the straight run computed on a worker while the screen answers keys."""
 
 from __future__ import annotations
 
+import math
+import re
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +15,7 @@ from nnstep.engine.bundled import find_bundled
 from nnstep.engine.scenario import load_scenario, parse_scenario
 from nnstep.engine.session import Session
 from nnstep.tui.image_pane import ImagePane
-from nnstep.tui.loss_pane import LossPane
+from nnstep.tui.loss_pane import LOSS_ROWS, LossPane
 from nnstep.tui.operation_pane import OperationPane
 from nnstep.tui.values_pane import ValuesPane
 from tui_helpers import SIZE, make_app, screen, shown
@@ -272,6 +275,59 @@ async def test_a_diverging_run_is_marked_in_the_plot(until_trained):
         loss = app.screen.query_one(LossPane)
         assert loss.border_subtitle.startswith(f"✕ not finite from iteration {first}")
         assert "✕" in shown(loss)
+
+
+def test_with_no_finite_column_to_scale_a_not_finite_one_is_still_drawn():
+    from nnstep.tui.loss_pane import _scale
+
+    height, legend = _scale(np.array([]))
+    assert height(math.inf) == math.inf  # a ✕ at full height
+    assert height(math.nan) is None  # not computed yet: nothing
+    assert legend == ""
+
+
+async def test_a_run_that_diverges_inside_the_first_column_draws_its_crosses(tmp_path, until_trained):
+    """The course's try-it: inputs from −5 to 5 make sgd_regression diverge at iteration 9, inside the
+    plot's first column, so that no column has a finite mean; every column is a ✕ all the same."""
+    from nnstep.tui.app import NNStepApp
+
+    text = find_bundled("sgd_regression").read_text(encoding="utf-8")
+    wide = text.replace("low = 0.0, high = 1.0", "low = -5.0, high = 5.0")
+    assert wide != text
+    path = tmp_path / "sgd_wide_inputs.toml"
+    path.write_text(wide, encoding="utf-8")
+    session = Session(load_scenario(path))
+    app = NNStepApp(session=session, folder=tmp_path, keymap_file=tmp_path / "no-keymap.toml")
+    async with app.run_test(size=SIZE) as pilot:
+        await until_trained(pilot)
+        assert int(np.flatnonzero(~np.isfinite(session.losses))[0]) + 1 == 9
+        loss = app.screen.query_one(LossPane)
+        assert loss.border_subtitle.startswith("✕ not finite from iteration 9")
+        bars = shown(loss).splitlines()[:LOSS_ROWS]
+        assert all(row and set(row) == {"✕"} for row in bars), bars
+
+
+def _rows_without_parameters_pane() -> tuple[int, int]:
+    """What the README says: below how many rows the Parameters pane goes, and below how many in a
+    training run (whose loss plot takes the rows)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    said = re.search(r"below (\d+) rows \((\d+) in a training run[^)]*\) the Parameters pane goes", readme)
+    assert said, "the README says below how many rows the Parameters pane goes"
+    return int(said[1]), int(said[2])
+
+
+@pytest.mark.parametrize("name", ["classify_2_3_4", "sgd_regression", "digits_minibatch"])
+async def test_the_parameters_pane_goes_below_the_rows_the_readme_says(name):
+    plain, training = _rows_without_parameters_pane()
+    rows = training if load_scenario(find_bundled(name)).training is not None else plain
+    app = make_app(name)
+    async with app.run_test(size=(120, rows)) as pilot:
+        await pilot.pause()
+        params = app.screen.query_one("#params")
+        assert params.display and params.size.height > 0
+        await pilot.resize_terminal(120, rows - 1)
+        await pilot.pause()
+        assert not params.display
 
 
 async def test_a_ten_unit_vector_shows_every_entry(until_trained):

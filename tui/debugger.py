@@ -24,6 +24,7 @@ from textual.widgets import Footer, Header
 from textual.worker import get_current_worker
 
 from nnstep.engine.bundled import bundled_dir
+from nnstep.engine.limits import visible
 from nnstep.engine.session import Session
 from nnstep.engine.views import START, phase_starts
 from nnstep.tui import navigation
@@ -42,7 +43,9 @@ def describe_path(path) -> str:
     if path is None:
         return ""
     p = Path(path)
-    return f"bundled scenario {p.stem}" if p.parent.resolve() == bundled_dir().resolve() else str(p)
+    if p.parent.resolve() == bundled_dir().resolve():
+        return f"bundled scenario {p.stem}"
+    return visible(str(p))  # a file name is text from outside: its control characters are shown, not obeyed
 
 
 #: Bindings that only a training run offers.
@@ -140,9 +143,11 @@ class DebuggerScreen(Screen):
         self.last = len(run.steps) - 1
         #: Where the cursor is, the breakpoints and the replay: replaced by each move (see _apply).
         self.view = View()
-        #: What the moves need to know about the run, but how far the straight run has got (see _context).
+        #: What the moves need to know about the run (see _navigation_context).
         self._run_context: navigation.Context | None = None
         self._resume_replay = False
+        #: Narrower than 110 columns or shorter than 30 rows: the Footer has no room for "i" (set by _apply_size).
+        self._reduced = False
         self._timer: Timer | None = None
 
     # The view's fields, read where the panes and the tests look for them.
@@ -229,7 +234,7 @@ class DebuggerScreen(Screen):
     def _on_progress(self) -> None:
         """While the run is computed: redraw the plot and its progress; go to an iteration asked for."""
         self._plot()
-        self._apply(navigation.progressed(self.view, self._context()))
+        self._apply(navigation.progressed(self.view, self._navigation_context()))
 
     def _plot(self) -> None:
         t = self.training
@@ -245,9 +250,8 @@ class DebuggerScreen(Screen):
         """What CSS cannot do at a new size (the breakpoints' classes lay the panes out): the Footer's keys,
         the loss plot's rows, the focus off a list that is no longer shown."""
         tiny = width < TINY_WIDTH or height < TINY_HEIGHT
-        # Both axes at once, which a breakpoint cannot say: check_action reads it (the Footer lists "i"
-        # only on a wide screen); the CSS uses the breakpoints' classes.
-        self.set_class(width < NARROW_WIDTH or height < SHORT_HEIGHT, "-reduced")
+        # Both axes at once, which a breakpoint cannot say: the Footer lists "i" only on a wide, tall screen.
+        self._reduced = width < NARROW_WIDTH or height < SHORT_HEIGHT
         self.refresh_bindings()
         if self.training is not None:
             self.query_one(LossPane).set_compact(height < SHORT_HEIGHT)
@@ -312,7 +316,7 @@ class DebuggerScreen(Screen):
 
     # --- moving the cursor ----------------------------------------------------------------------------
 
-    def _context(self) -> navigation.Context:
+    def _navigation_context(self) -> navigation.Context:
         """What the moves need to know: the run's shape (the same in every iteration, worked out once) and
         how many iterations the straight run has computed by now."""
         if self._run_context is None:
@@ -348,7 +352,7 @@ class DebuggerScreen(Screen):
 
     def _move(self, move, *args) -> None:
         """Apply ``move(view, context, *args)``, one of the moves of :mod:`nnstep.tui.navigation`."""
-        self._apply(move(self.view, self._context(), *args))
+        self._apply(move(self.view, self._navigation_context(), *args))
 
     def _switch(self, iteration: int, position: int) -> None:
         """Show ``iteration`` at ``position``: every pane gets that iteration's run and redraws once."""
@@ -432,11 +436,11 @@ class DebuggerScreen(Screen):
         if action == "pause":
             return self.playing
         if action == "goto_iteration":
-            return self.training is not None and not self.has_class("-reduced")
+            return self.training is not None and not self._reduced
         if action in TRAINING_ONLY:
             return self.training is not None
         if action == "goto_iteration_unlisted":
-            return self.training is not None and self.has_class("-reduced")
+            return self.training is not None and self._reduced
         return True
 
     def action_pause(self) -> None:

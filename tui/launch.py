@@ -11,12 +11,37 @@ VERBS = ("trace", "check", "train", "list")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from nnstep.engine import interrupts  # first, so that a Ctrl-C from here on is one line and exit 130
+
+    if argv is None:  # run as the command: after main, a Ctrl-C has nothing left to unwind
+        interrupts.end_at_once()
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and (argv[0] in VERBS or argv[0].startswith("-")):
         from nnstep.engine.cli import main as cli_main
 
         return cli_main(argv)
-    from nnstep.engine.cli import EXIT_BAD_INPUT, EXIT_OK, load_or_report
+    caught = interrupts.catch()
+    try:
+        app = _app(argv)
+    except KeyboardInterrupt:
+        interrupts.report()
+        return interrupts.EXIT_INTERRUPTED
+    finally:
+        interrupts.restore(caught)
+    if isinstance(app, int):
+        return app
+    import signal
+
+    from nnstep.engine.cli import EXIT_OK
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the app runs as it always did
+    app.run()
+    return app.return_code or EXIT_OK
+
+
+def _app(argv: list[str]):
+    """The app on FILE (or on the picker), or the exit code of a FILE that cannot be opened."""
+    from nnstep.engine.cli import EXIT_BAD_INPUT, load_or_report
 
     if len(argv) > 1:
         print(f"nnstep: one scenario at a time (got {len(argv)} arguments); "
@@ -32,9 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         result = Session(scenario)
     from nnstep.tui.app import NNStepApp
 
-    app = NNStepApp(session=result)
-    app.run()
-    return app.return_code or EXIT_OK
+    return NNStepApp(session=result)
 
 
 if __name__ == "__main__":

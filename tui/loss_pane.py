@@ -148,8 +148,8 @@ class LossPane(TextView):
             label = f" computing {computed}/{total} iterations {computed / total:.0%}"
             bar = max(4, width - len(label) - 1)
             filled = round(bar * computed / total)
-            return Text.assemble(("█" * filled, style("loss--accuracy")), ("·" * (bar - filled), style("loss--pending")),
-                                 (label, style("loss--caption")))
+            return Text.assemble(("█" * filled, style("loss--accuracy")),
+                                 ("·" * (bar - filled), style("loss--pending")), (label, style("loss--caption")))
         left, right = "1", str(total)
         middle = "top: batch loss · below: batch accuracy 0–100% · iterations ▸" if self.classifier \
             else "batch loss · iterations ▸"
@@ -176,7 +176,9 @@ def _scale(values: np.ndarray):
     """A function from a value to a bar height in [0, 1] (None for nothing to draw; inf stays inf), and its
     legend, for ``values``: the finite columns drawn."""
     if values.size == 0:
-        return (lambda v: None), ""
+        # No finite column (nothing computed yet, or a run that diverged inside the first column): nothing
+        # to scale, but a column that is not finite is still a ✕.
+        return (lambda v: v if math.isinf(v) else None), ""
     lo, hi = float(values.min()), float(values.max())
     if lo > 0 and hi / lo > 50:
         a, b = math.log10(lo), math.log10(hi)

@@ -111,8 +111,8 @@ class Moved(NamedTuple):
     notices: tuple[Notice, ...] = ()
 
 
-def _say(key: str, **values) -> Notice:
-    return Notice(TEXT[key].format(**values))
+def _say(template: str, /, **values) -> Notice:
+    return Notice(TEXT[template].format(**values))
 
 
 # --- moving the cursor --------------------------------------------------------------------------------

@@ -44,7 +44,8 @@ class ParamsPane(StepView):
                     ("change", parts.change)]
             w = label_width(rows)
             text.append(f"\n\nUpdate of {parts.name}", style=heading)
-            text.append(f"   after = before − {run.scenario.learning_rate:g}·grad_{parts.name}\n", style=styles.shape)
+            text.append(f"   after = before − {run.scenario.learning_rate:g}·grad_{parts.name}\n",
+                        style=styles.shape)
             for name, a in rows:
                 text.append_text(labelled(name, a, w, digits, width,
                                           written_cells(step) if name in ("after", "change") else None,

@@ -7,14 +7,16 @@ from pathlib import Path
 
 from rich.style import Style
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
 
 from nnstep.engine.bundled import bundled_scenarios
+from nnstep.engine.limits import visible
 from nnstep.engine.numbers import count
 from nnstep.engine.scenario import ScenarioError, load_scenario
 from nnstep.tui.theme import ThemeStyled, foreground
@@ -32,11 +34,22 @@ class Entry:
     error: str = ""
 
 
-def _entry(path: Path, where: str) -> Entry:
+#: What a row shows while its file is still being read.
+READING = "…"
+
+
+def describe(entry: Entry) -> Entry:
+    """The entry with what the picker shows about its file, or why it does not load: whatever the file
+    holds (the loader's own error, or anything else that stops it), the picker lists it."""
+    path, where = entry.path, entry.where
     try:
         sc = load_scenario(path)
     except ScenarioError as exc:
         return Entry(path, where, error=f"{exc.key}: {exc.message}" if exc.key else exc.message)
+    except MemoryError:
+        return Entry(path, where, error="not enough memory to read it")
+    except Exception as exc:  # noqa: BLE001 — a file from someone else must never take the picker down
+        return Entry(path, where, error=visible(f"cannot be read ({type(exc).__name__}: {exc})"))
     first = (sc.description or sc.name).split(". ")[0].rstrip(".")
     loss = sc.loss or "forward only"
     if sc.training is not None:
@@ -52,11 +65,23 @@ def _as_given(path: Path) -> Path:
         return path
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def listing(folder: Path) -> list[Entry]:
+    """The bundled scenarios, then the folder's ``.toml`` files: their names only, read nothing yet."""
+    bundled = [Entry(p, "bundled", loss=READING) for p in bundled_scenarios()]
+    here = sorted(_as_given(p) for p in folder.glob("*.toml") if _is_file(p))
+    return bundled + [Entry(p, "this folder", loss=READING) for p in here]
+
+
 def entries(folder: Path) -> list[Entry]:
-    """The bundled scenarios, then the folder's ``.toml`` files (which may fail to load)."""
-    bundled = [_entry(p, "bundled") for p in bundled_scenarios()]
-    here = sorted(_as_given(p) for p in folder.glob("*.toml") if p.is_file())
-    return bundled + [_entry(p, "this folder") for p in here]
+    """The bundled scenarios, then the folder's ``.toml`` files (which may fail to load), each described."""
+    return [describe(e) for e in listing(folder)]
 
 
 class PickerScreen(ThemeStyled, Screen):
@@ -77,6 +102,17 @@ class PickerScreen(ThemeStyled, Screen):
     ]
 
     @dataclass
+    class EntryRead(Message):
+        """The worker has read row ``index``'s file: what to show about it."""
+
+        index: int
+        entry: Entry
+
+    @dataclass
+    class AllRead(Message):
+        """Every file of the listing has been read."""
+
+    @dataclass
     class ScenarioChosen(Message):
         """The user chose the file at ``path`` (the app opens it, or shows why it does not load)."""
 
@@ -86,7 +122,9 @@ class PickerScreen(ThemeStyled, Screen):
         super().__init__()
         self.folder = folder
         self.cancellable = cancellable
-        self.entries = entries(folder)
+        #: The rows: names at once; what each file holds arrives from a worker (the files are read in
+        #: the background, within the loader's limits, so that one large file cannot hold the picker up).
+        self.entries = listing(folder)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -99,29 +137,51 @@ class PickerScreen(ThemeStyled, Screen):
         self.title = "nnstep · open a scenario"
         self.fill_table()
         self.query_one(DataTable).focus()
+        self._read_files()
+
+    @work(thread=True, exclusive=True, group="picker")
+    def _read_files(self) -> None:
+        worker = get_current_worker()
+        for i, entry in enumerate(list(self.entries)):
+            if worker.is_cancelled:
+                return
+            self.post_message(self.EntryRead(i, describe(entry)))
+        self.post_message(self.AllRead())
+
+    @on(EntryRead)
+    def _entry_read(self, event: EntryRead) -> None:
+        self.entries[event.index] = entry = event.entry
+        table, key = self.query_one(DataTable), str(event.index)
+        for column, value in ((self._name_column, self._name_text(entry)), (self._shape_column, entry.shape),
+                              (self._loss_column, entry.loss), (self._description_column, self._description(entry))):
+            table.update_cell(key, column, value, update_width=True)
+
+    @on(AllRead)
+    def _all_read(self) -> None:
+        self.on_resize()  # the description column's room depends on every row's width
 
     def fill_table(self) -> None:
         """One row per file; descriptions cut (with …) to the screen's width, so nothing scrolls sideways."""
         table = self.query_one(DataTable)
-        self._name_column, *_, self._description_column = table.add_columns("name", "shape", "loss", "where",
-                                                                             "description")
+        self._name_column, self._shape_column, self._loss_column, _, self._description_column = table.add_columns(
+            "name", "shape", "loss", "where", "description")
         self.drawing()
         for i, e in enumerate(self.entries):
-            table.add_row(self._name(e), e.shape, e.loss, e.where, self._description(e), key=str(i))
+            table.add_row(self._name_text(e), e.shape, e.loss, e.where, self._description(e), key=str(i))
 
     def restyle(self) -> None:
         """A new theme: the files that do not load are drawn in its error colour."""
         table = self.query_one(DataTable)
         for i, entry in enumerate(self.entries):
             if entry.error:
-                table.update_cell(str(i), self._name_column, self._name(entry))
+                table.update_cell(str(i), self._name_column, self._name_text(entry))
                 table.update_cell(str(i), self._description_column, self._description(entry))
 
     def _error_style(self) -> Style:
         # Its colour only: the table draws its own background (stripes, the cursor) under the cell.
         return foreground(self.get_component_rich_style("picker--error"))
 
-    def _name(self, entry: Entry) -> Text:
+    def _name_text(self, entry: Entry) -> Text:
         return Text(entry.path.stem, style=self._error_style() if entry.error else "bold")
 
     def _description(self, entry: Entry) -> Text:

@@ -143,8 +143,15 @@ class StepsPane(ScrollView, can_focus=True):
             if isinstance(item, str):
                 text.stylize(self._colour("steps--phase"))
             text.truncate(width, overflow="ellipsis", pad=True)
-            style = base + self.get_component_rich_style("steps--cursor") if highlighted else base
-            text.stylize_before(style)
+            if highlighted:
+                cursor = self.get_component_rich_style("steps--cursor")
+                text.stylize_before(base + cursor)
+                if self.has_focus:
+                    # On the focused cursor's solid background only its own colour reads in every theme:
+                    # the marks keep their shapes (▶ ●), not their colours.
+                    text.stylize(foreground(cursor))
+            else:
+                text.stylize_before(base)
             strip = Strip(list(text.render(self.app.console)), width).crop_extend(0, width, base)
             if len(self._cache) > 4096:
                 self._cache.clear()

@@ -193,7 +193,7 @@ class StepView(ScrollingTextView):
     StepView > .array--positive { color: $text-primary; }
     StepView > .array--negative { color: $text-error; }
     StepView > .array--zero { color: $text-muted; }
-    StepView > .array--written { background: $primary-muted; text-style: bold; }
+    StepView > .array--written { background: $foreground 20%; text-style: bold; }
     StepView > .array--muted { color: $text-muted; }
     """
 
