@@ -19,6 +19,16 @@ if __name__ == "__main__":  # `python -m nnstep.engine.cli`: a Ctrl-C while the 
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_INTERRUPTED = interrupts.EXIT_INTERRUPTED
+#: What a MemoryError anywhere becomes: one line, exit 2.
+NO_MEMORY = ("not enough memory for this scenario (the machine could not give what it asked for); try "
+             "fewer samples, units or iterations")
+
+
+def visible(text: str) -> str:
+    """Text from outside (a file name as typed) with its control characters shown, not obeyed."""
+    from nnstep.engine.limits import visible as shown
+
+    return shown(text)
 
 DESCRIPTION = """\
 nnstep: see every number of a small dense network's forward pass, loss,
@@ -127,6 +137,9 @@ def load_or_report(arg: str, verb: str | None):
     except ScenarioError as exc:
         error(f"nnstep: {exc}")
         return None
+    except MemoryError:
+        error(f"nnstep: {visible(arg)}: {NO_MEMORY}")
+        return None
 
 
 def _load(arg: str, verb: str | None):
@@ -163,7 +176,7 @@ def _iterations(scenario, wanted: tuple[int | None, int | None] | None, option: 
     if b > total or a > total:
         what = f"has {total} iteration{'s' if total != 1 else ''}" if scenario.training else \
             "has one iteration (no [training] table)"
-        return f"{scenario.path}: {option} asks for iteration {max(a, b)}, but the run {what}"
+        return f"{scenario.shown_path}: {option} asks for iteration {max(a, b)}, but the run {what}"
     return range(a, b + 1)
 
 
@@ -216,9 +229,9 @@ def _check(args) -> int:
     result = training.iteration(args.iteration)
     sc = result.scenario
     if sc.loss is None:
-        print(f"{sc.path}: forward-only scenario (no loss): there are no gradients to check")
+        print(f"{sc.shown_path}: forward-only scenario (no loss): there are no gradients to check")
         return EXIT_OK
-    print(f"gradient check of {sc.path}")
+    print(f"gradient check of {sc.shown_path}")
     if sc.training is not None:
         x = result.x
         batch = "one sample" if x.ndim == 1 else f"a batch of {x.shape[0]} samples"
@@ -240,7 +253,8 @@ def _check(args) -> int:
         bar.show(done)
 
     try:
-        rows = check_gradients(result, progress if bar is not None else None)
+        with interrupts.Stage(clean_up=_clearing(bar)):
+            rows = check_gradients(result, progress if bar is not None else None)
     finally:
         if bar is not None:
             bar.clear()
@@ -289,7 +303,7 @@ def _train(args) -> int:
 
     scenario = _load(args.file, args.verb)
     if scenario.loss is None:
-        error(f"nnstep: {scenario.path}: forward-only scenario (no loss): there is nothing to train")
+        error(f"nnstep: {scenario.shown_path}: forward-only scenario (no loss): there is nothing to train")
         return EXIT_BAD_INPUT
     target = None
     if args.save is not None:
@@ -312,10 +326,12 @@ def _train(args) -> int:
     reports = sorted({max(1, round(total * k / shown)) for k in range(1, shown + 1)})
     width = len(str(total))
     start = time.perf_counter()
+    stopped = f"of {total} iterations; nothing saved"
     try:
-        _train_loop(training, reports, bar, shown, width, total)
-    except KeyboardInterrupt:
-        interrupts.report(f"nnstep: interrupted after {training.computed} of {total} iterations; nothing saved")
+        with interrupts.Stage(lambda: f"nnstep: interrupted after {training.computed} {stopped}", _clearing(bar)):
+            _train_loop(training, reports, bar, shown, width, total)
+    except KeyboardInterrupt:  # not a Ctrl-C of the command line's (that ends it at once): a caller's own
+        error(f"nnstep: interrupted after {training.computed} {stopped}")
         return EXIT_INTERRUPTED
     finally:
         if bar is not None:
@@ -405,34 +421,45 @@ def _save(target: str, force: bool, training) -> int:
         error(f"nnstep: --save: {target} appeared during the run; nothing saved (add --force to replace it)")
         return EXIT_BAD_INPUT
     folder, name = os.path.split(os.path.abspath(target))
-    temporary = None
+    temporary = []  # the file being written, until it is renamed into place
+
+    def remove_temporary() -> None:
+        for path in temporary:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+
+    stopped = "nnstep: interrupted while saving; nothing saved" + (f" ({target} is as it was)" if replaced else "")
     try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
-        with os.fdopen(descriptor, "wb") as file:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(file.fileno(), 0o666 & ~umask)  # as open() would have made it (mkstemp makes 0600)
-            np.savez(file, **arrays)  # a file object: np.savez adds no .npz
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-        temporary = None
+        with interrupts.Stage(lambda: stopped, remove_temporary):
+            descriptor, path = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+            temporary.append(path)
+            with os.fdopen(descriptor, "wb") as file:
+                umask = os.umask(0)
+                os.umask(umask)
+                os.fchmod(file.fileno(), 0o666 & ~umask)  # as open() would have made it (mkstemp makes 0600)
+                np.savez(file, **arrays)  # a file object: np.savez adds no .npz
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(path, target)
+            temporary.clear()
     except OSError as exc:
         kept = f"; {target} is as it was" if replaced else ""
         error(f"nnstep: --save {target}: cannot write: {exc.strerror or exc}; nothing saved{kept}")
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        kept = f" ({target} is as it was)" if replaced else ""
-        interrupts.report(f"nnstep: interrupted while saving; nothing saved{kept}")
+    except KeyboardInterrupt:  # a caller's own (the command line's Ctrl-C ends it in the Stage above)
+        error(stopped)
         return EXIT_INTERRUPTED
     finally:
-        if temporary is not None:
-            try:
-                os.remove(temporary)
-            except OSError:
-                pass
+        remove_temporary()
     print(f"saved {', '.join(arrays)} to {target}" + (" (replacing the earlier file)" if replaced else ""))
     return EXIT_OK
+
+
+def _clearing(bar: _ProgressBar | None):
+    """What clears ``bar`` from a signal handler (straight to the descriptor), or None without a bar."""
+    return None if bar is None else (lambda: os.write(2, b"\r\x1b[K"))
 
 
 class _ProgressBar:
@@ -529,20 +556,19 @@ def _discard(stream) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return its exit code. An output that cannot be written, or a Ctrl-C at any
     moment, ends it with one line on standard error (exit code 2 or 130), never a traceback."""
-    if argv is None:  # run as the command: once main returns, a Ctrl-C has nothing left to unwind
-        interrupts.end_at_once()
-    caught = interrupts.catch()
+    previous = interrupts.end_at_once()
     try:
         return _main(argv)
-    except KeyboardInterrupt:
-        interrupts.report()
-        settle_output()
+    except KeyboardInterrupt:  # a caller's own handler's, before ours was in place, or a test's
+        error(interrupts.MESSAGE)
+        _settle_output()
         return EXIT_INTERRUPTED
     finally:
-        interrupts.restore(caught)
+        if argv is not None:  # called, not run as the command (which answers Ctrl-C to the very end)
+            interrupts.restore(previous)
 
 
-def settle_output() -> None:
+def _settle_output() -> None:
     """Write out what standard output still holds, or drop it if it cannot be written, so that the
     interpreter's own flush at exit has nothing left to fail on."""
     if sys.stdout is None:
@@ -575,6 +601,9 @@ def _main(argv: list[str] | None) -> int:
             code = {"trace": _trace, "check": _check, "train": _train, "list": _list}[args.verb](args)
         except ScenarioError as exc:
             error(f"nnstep: {exc}")
+            code = EXIT_BAD_INPUT
+        except MemoryError:
+            error(f"nnstep: {visible(args.file) if hasattr(args, 'file') else args.verb}: {NO_MEMORY}")
             code = EXIT_BAD_INPUT
         sys.stdout.flush()  # here, not at exit, where a full disk could no longer be reported
         return code

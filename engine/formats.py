@@ -71,7 +71,7 @@ def _text_heading(first: Iteration, shown: int, last: int, width: int) -> list[s
         setup = "forward only (no loss key" + (f"; {' and '.join(unused)} not used)" if unused else ")")
     lines = [sc.name, f"{sc.shape} · {acts} · {setup}"]
     if sc.path:
-        lines.append(f"file: {sc.path}")
+        lines.append(f"file: {sc.shown_path}")
     if sc.training is not None:
         t = sc.training
         lines.append(f"training: {count(t.iterations, 'iteration')} of {t.method}, seed {t.seed}"

@@ -116,6 +116,11 @@ class Scenario:
     held_out: tuple[int, ...] | None = None
 
     @property
+    def shown_path(self) -> str:
+        """The file's path as text to print: its control characters made visible."""
+        return "" if self.path is None else visible(str(self.path))
+
+    @property
     def shape(self) -> str:
         """The network's widths, input first: ``2-3-4``."""
         return "-".join(str(n) for n in [self.layers[0].W.shape[0]] + [l.units for l in self.layers])

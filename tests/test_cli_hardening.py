@@ -167,23 +167,25 @@ START_UP = re.compile(r"(from nnstep\.tui\.launch import main|sys\.exit\(main\(\
 
 
 def _interrupt(command: list[str], delay: float, cwd: Path | None = None) -> tuple[int, str]:
+    """Ctrl-C ``delay`` seconds after the start; the exit code and standard error (a process still
+    running a minute later is killed: the Ctrl-C was lost)."""
     proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             cwd=cwd)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     try:
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
     return proc.returncode, err.decode("utf-8", "replace")
 
 
 def _before_nnstep(code: int, err: str) -> bool:
     """The signal landed in start-up, before nnstep's handler was in place: in Python's own (the site
-    module, runpy finding and compiling the module) or on the few lines that import the handler. Out
-    of nnstep's reach, and said so in the README."""
+    module, runpy finding and compiling the module, where it may also be lost: "Exception ignored …
+    KeyboardInterrupt") or on the few lines that import the handler. Out of nnstep's reach, and said
+    so in the README."""
     if "Fatal Python error: init_import_site" in err:
         return True
     return "Traceback" in err and all((path == "engine/interrupts.py" and function == "<module>") or START_UP.match(line)
@@ -538,3 +540,33 @@ def test_a_save_that_fails_halfway_keeps_the_earlier_file(failure, tmp_path, mon
     assert earlier.read_bytes() == b"the earlier parameters"
     assert [p.name for p in tmp_path.iterdir()] == ["p.npz"]  # no temporary file left
     assert ("No space left on device" if failure == "disk full" else "interrupted while saving") in err
+
+
+def test_ctrl_c_during_the_save_removes_the_half_written_file(tmp_path):
+    """A real Ctrl-C while np.savez writes (made slow here): the earlier file stays, the new one goes."""
+    earlier = tmp_path / "p.npz"
+    earlier.write_bytes(b"the earlier parameters")
+    code = f"""
+import sys, time
+import numpy as np
+def savez(file, **arrays):
+    file = open(file, "wb") if isinstance(file, str) else file
+    file.write(b"PK half an archive")
+    file.flush()
+    print("writing", flush=True)
+    time.sleep(30)
+np.savez = savez
+from nnstep.engine.cli import main
+sys.exit(main(["train", "sgd_regression", "--save", {str(earlier)!r}, "--force"]))
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for line in proc.stdout:
+        if line == b"writing\n":
+            break
+    assert len(list(tmp_path.iterdir())) == 2  # the earlier file and the one being written
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.decode() == f"nnstep: interrupted while saving; nothing saved ({earlier} is as it was)\n"
+    assert earlier.read_bytes() == b"the earlier parameters"
+    assert [p.name for p in tmp_path.iterdir()] == ["p.npz"]

@@ -364,3 +364,37 @@ def test_a_keymap_nested_500_deep_is_reported_not_fatal(tmp_path):
     path.write_text("[keys]\nx = " + "[" * 500 + "]" * 500 + "\n", encoding="utf-8")
     keymap, problems = read_keymap(path, KEYMAP_DEFAULTS)
     assert keymap == {} and len(problems) == 1 and "nested too deep" in problems[0]
+
+
+def test_a_memory_error_anywhere_ends_in_one_line(monkeypatch, capsys):
+    """Whatever the estimate misses, a MemoryError is a message and exit 2, not a traceback."""
+    from nnstep.engine import cli, session
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(session.Session, "advance", no_memory)
+    assert cli.main(["train", "batch_regression"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == f"nnstep: batch_regression: {cli.NO_MEMORY}"
+    monkeypatch.setattr("nnstep.engine.scenario.parse_scenario", no_memory)
+    assert cli.main(["trace", "classify_2_3_4"]) == 2
+    assert capsys.readouterr().err.strip() == f"nnstep: classify_2_3_4: {cli.NO_MEMORY}"
+
+
+async def test_a_memory_error_while_opening_from_the_picker_shows_the_error_screen(monkeypatch):
+    from tui_helpers import SIZE, make_app, open_from_picker
+
+    from nnstep.engine.cli import NO_MEMORY
+
+    app = make_app(None)
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        monkeypatch.setattr("nnstep.engine.scenario.parse_scenario", no_memory)
+        await open_from_picker(pilot, "classify_2_3_4")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ErrorScreen" and NO_MEMORY in app.screen.message

@@ -44,7 +44,9 @@ async def test_a_file_that_fails_with_anything_is_listed_as_broken(tmp_path, mon
 
 
 async def test_the_rows_are_there_before_the_files_are_read_and_can_be_opened(tmp_path, monkeypatch):
-    (tmp_path / "slow.toml").write_text("x = [1.0]\n", encoding="utf-8")
+    # larger than what the picker reads before it is first drawn: it is read in the background
+    (tmp_path / "slow.toml").write_text("x = [1.0]\n" + "# padding\n" * (picker.AT_ONCE_BYTES // 10 + 1),
+                                        encoding="utf-8")
     release = threading.Event()
     real = picker.describe
 

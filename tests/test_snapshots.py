@@ -64,8 +64,9 @@ def test_help_screen(snap_compare):
 async def _files_read(pilot) -> None:
     """The picker reads its files in the background: wait until every row says what its file holds."""
     await pilot.app.workers.wait_for_complete()
-    await pilot.pause()  # the rows' messages
-    await pilot.pause()  # the table's new column widths, painted
+    while not pilot.app.screen.read_all:  # the rows' messages, then the table laid out from them
+        await pilot.pause()
+    await pilot.pause()
 
 
 def test_picker(snap_compare):

@@ -88,10 +88,13 @@ class NNStepApp(App):
 
         try:
             result = Session(load_scenario(path))
-        except ScenarioError as exc:
+        except (ScenarioError, MemoryError) as exc:
+            from nnstep.engine.cli import NO_MEMORY
+            from nnstep.engine.limits import visible
             from nnstep.tui.error_screen import ErrorScreen
 
-            self.push_screen(ErrorScreen(str(exc)))
+            message = str(exc) if isinstance(exc, ScenarioError) else f"{visible(str(path))}: {NO_MEMORY}"
+            self.push_screen(ErrorScreen(message))
             return
         if isinstance(self.screen, PickerScreen) and len(self.screen_stack) > 2:
             self.pop_screen()  # the picker was opened over a debugger: replace that debugger

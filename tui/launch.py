@@ -11,30 +11,20 @@ VERBS = ("trace", "check", "train", "list")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from nnstep.engine import interrupts  # first, so that a Ctrl-C from here on is one line and exit 130
+    from nnstep.engine import interrupts  # first: from here on a Ctrl-C is one line and exit code 130
 
-    if argv is None:  # run as the command: after main, a Ctrl-C has nothing left to unwind
-        interrupts.end_at_once()
+    previous = interrupts.end_at_once()
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and (argv[0] in VERBS or argv[0].startswith("-")):
         from nnstep.engine.cli import main as cli_main
 
         return cli_main(argv)
-    caught = interrupts.catch()
-    try:
-        app = _app(argv)
-    except KeyboardInterrupt:
-        interrupts.report()
-        return interrupts.EXIT_INTERRUPTED
-    finally:
-        interrupts.restore(caught)
+    app = _app(argv)
     if isinstance(app, int):
         return app
-    import signal
-
     from nnstep.engine.cli import EXIT_OK
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # the app runs as it always did
+    interrupts.restore(previous)  # the app runs as it always did, with Python's own handler
     app.run()
     return app.return_code or EXIT_OK
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,18 @@ def _as_given(path: Path) -> Path:
         return path
 
 
+#: Files up to this size are read before the picker is first drawn, for as long as AT_ONCE_SECONDS.
+AT_ONCE_BYTES = 64_000
+AT_ONCE_SECONDS = 0.5
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _is_file(path: Path) -> bool:
     try:
         return path.is_file()
@@ -122,9 +135,17 @@ class PickerScreen(ThemeStyled, Screen):
         super().__init__()
         self.folder = folder
         self.cancellable = cancellable
-        #: The rows: names at once; what each file holds arrives from a worker (the files are read in
-        #: the background, within the loader's limits, so that one large file cannot hold the picker up).
+        #: The rows. Small files are read at once, within a time budget; the rest (a large file, or a
+        #: folder of many) are read by a worker after the picker is shown, so that no file can hold it up.
         self.entries = listing(folder)
+        started = time.perf_counter()
+        for i, entry in enumerate(self.entries):
+            if time.perf_counter() - started > AT_ONCE_SECONDS:
+                break
+            if _size(entry.path) <= AT_ONCE_BYTES:
+                self.entries[i] = describe(entry)
+        #: Every file has been read (the rows say what each holds).
+        self.read_all = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -139,13 +160,20 @@ class PickerScreen(ThemeStyled, Screen):
         self.query_one(DataTable).focus()
         self._read_files()
 
-    @work(thread=True, exclusive=True, group="picker")
     def _read_files(self) -> None:
+        if any(entry.loss == READING for entry in self.entries):
+            self._read_in_background()
+        else:
+            self.read_all = True
+
+    @work(thread=True, exclusive=True, group="picker")
+    def _read_in_background(self) -> None:
         worker = get_current_worker()
         for i, entry in enumerate(list(self.entries)):
             if worker.is_cancelled:
                 return
-            self.post_message(self.EntryRead(i, describe(entry)))
+            if entry.loss == READING:
+                self.post_message(self.EntryRead(i, describe(entry)))
         self.post_message(self.AllRead())
 
     @on(EntryRead)
@@ -158,7 +186,14 @@ class PickerScreen(ThemeStyled, Screen):
 
     @on(AllRead)
     def _all_read(self) -> None:
-        self.on_resize()  # the description column's room depends on every row's width
+        # Every row is known: lay the table out once more from scratch, so that its columns fit the
+        # final rows exactly as if they had been known from the start (the cursor stays on its row).
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear(columns=True)
+        self.fill_table()
+        table.move_cursor(row=row)
+        self.read_all = True
 
     def fill_table(self) -> None:
         """One row per file; descriptions cut (with …) to the screen's width, so nothing scrolls sideways."""
