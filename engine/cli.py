@@ -216,7 +216,7 @@ def _check(args) -> int:
     import numpy as np
 
     from nnstep.engine.formats import shape_label
-    from nnstep.engine.gradcheck import ATOL, H, RTOL, check_gradients, kinks, resolution
+    from nnstep.engine.gradcheck import ATOL, H, RESOLVE, RTOL, check_gradients, kinks, resolution
     from nnstep.engine.session import Session
 
     scenario = _load(args.file, args.verb)
@@ -238,7 +238,7 @@ def _check(args) -> int:
         print(f"iteration {args.iteration} of {sc.training.iterations}: {batch}, from the parameters "
               f"the run reaches there")
     print(f"{sc.shape}, {sc.loss}: central differences, h = {H:g}, float64")
-    print(f"an element passes when |analytic − numeric| ≤ {ATOL:g}·max(1, |loss|)")
+    print(f"an element passes when |analytic − numeric| ≤ {ATOL:g} + {RESOLVE}·eps·max(1, |loss|)/h")
     print(f"                                              + {RTOL:g}·max(|analytic|, |numeric|)")
     # Central differences run the network twice for each entry of every W, b and u (from u on).
     passes = 2 * sum(s.value.size for s in result.steps if s.phase == "backward")
@@ -352,6 +352,8 @@ def _train_loop(training, reports, bar, count: int, width: int, total: int) -> i
     """Advance to each report, printing its line; return the iterations done."""
     import numpy as np
 
+    from nnstep.engine.numbers import percent
+
     done = 0
     for report in reports:
         while done < report:
@@ -362,11 +364,11 @@ def _train_loop(training, reports, bar, count: int, width: int, total: int) -> i
         window = training.losses[since:done]
         line = f"iteration {done:>{width}}/{total}  batch loss {training.losses[done - 1]:.5g}"
         if training.accuracies is not None:
-            line += f", accuracy {training.accuracies[done - 1]:.0%}"
+            line += f", accuracy {percent(training.accuracies[done - 1])}"
         if window.size > 1:
             line += f"  ·  mean of the last {window.size}: loss {np.mean(window):.5g}"
             if training.accuracies is not None:
-                line += f", accuracy {np.mean(training.accuracies[since:done]):.1%}"
+                line += f", accuracy {percent(np.mean(training.accuracies[since:done]), 1)}"
         if bar is not None:
             bar.clear()
         print(line, flush=True)
@@ -374,14 +376,16 @@ def _train_loop(training, reports, bar, count: int, width: int, total: int) -> i
 
 
 def _train_summary(scenario, training, total: int, elapsed: float) -> None:
+    from nnstep.engine.numbers import percent
+
     print(f"{total} iteration{'s' if total != 1 else ''} in {elapsed:.2f} s")
     final = training.evaluate(scenario.x, scenario.d)
     print(f"final parameters on the {final.samples} training sample{'s' if final.samples != 1 else ''}: "
-          f"loss {final.loss:.6g}" + (f", accuracy {final.accuracy:.1%}" if final.accuracy is not None else ""))
+          f"loss {final.loss:.6g}" + (f", accuracy {percent(final.accuracy, 1)}" if final.accuracy is not None else ""))
     if scenario.test_x is not None:
         test = training.evaluate(scenario.test_x, scenario.test_d)
         print(f"on the {test.samples} held-out test samples: loss {test.loss:.6g}"
-              + (f", accuracy {test.accuracy:.1%}" if test.accuracy is not None else ""))
+              + (f", accuracy {percent(test.accuracy, 1)}" if test.accuracy is not None else ""))
 
 
 def _save_target(path: str, force: bool) -> tuple[str, str | None]:

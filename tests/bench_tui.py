@@ -90,7 +90,7 @@ def step_benchmark() -> None:
     rows = []
     for name in ONE_ITERATION:
         app = make_app(name, keymap_file=Path("/nonexistent"))
-        n = len(app.first_session.steps)
+        n = len(app.first_session.iteration(1).steps)
         keys = (["n"] * n + ["p"] * n) * 2
         baseline = asyncio.run(key_latencies(MinimalApp(), keys))
         ours = asyncio.run(key_latencies(app, keys))

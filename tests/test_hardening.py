@@ -398,3 +398,14 @@ async def test_a_memory_error_while_opening_from_the_picker_shows_the_error_scre
         await open_from_picker(pilot, "classify_2_3_4")
         await pilot.pause()
         assert type(app.screen).__name__ == "ErrorScreen" and NO_MEMORY in app.screen.message
+
+
+def test_train_says_n_a_for_the_accuracy_of_a_run_that_diverged(tmp_path):
+    text = ('loss = "cross_entropy"\nlearning_rate = 1e300\nx = [[1.0, 2.0], [2.0, 1.0]]\nd = [[1, 0], [0, 1]]\n'
+            '[training]\niterations = 6\n[[layers]]\nW = [[1.0, -1.0], [2.0, 0.5]]\nb = [0.0, 0.0]\n'
+            'activation = "identity"\n[[layers]]\nW = [[1.0, -1.0], [2.0, 0.5]]\nb = [0.0, 0.0]\n'
+            'activation = "softmax"\n')
+    out = cli("train", write(tmp_path, text), "--reports", "6").stdout
+    last = next(line for line in out.splitlines() if line.startswith("iteration 6/6"))
+    assert "accuracy n/a" in last and "accuracy nan" not in last and "50%" not in last
+    assert "accuracy n/a" in next(line for line in out.splitlines() if line.startswith("final parameters"))

@@ -9,6 +9,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from nnstep.engine.numbers import percent
 from nnstep.engine.views import column_of, history_columns
 from nnstep.tui.text_view import TextView
 
@@ -86,8 +87,8 @@ class LossPane(TextView):
             title += f" · {losses[iteration - 1]:.4g}" if self.compact else \
                 f" · batch loss {losses[iteration - 1]:.4g}"
             if accuracies is not None:
-                title += f" · {accuracies[iteration - 1]:.0%}" if self.compact else \
-                    f" · accuracy {accuracies[iteration - 1]:.0%}"
+                title += f" · {percent(accuracies[iteration - 1])}" if self.compact else \
+                    f" · accuracy {percent(accuracies[iteration - 1])}"
         return title
 
     def _picture(self, losses, accuracies, computed: int, current: int, width: int) -> Text:
