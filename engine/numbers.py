@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-#: Significant digits of :func:`exact`; None (the default) writes every digit. Snapshot tests set 12.
+#: Significant digits of :func:`exact`; None (the default) writes every digit. Snapshot tests set 10.
 SIGNIFICANT: int | None = None
 
 
