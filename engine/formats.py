@@ -125,16 +125,12 @@ def _step_text(step: Step, total: int, width: int) -> list[str]:
 # --- json --------------------------------------------------------------------------------------------
 
 
-#: How JSON writes the numbers it has no literal for: as these strings, so that the output stays valid
-#: JSON and an overflow (inf) can be told from an undefined result (nan).
-NON_FINITE = {"inf": "inf", "-inf": "-inf", "nan": "nan"}
-
-
 def json_number(v: float) -> float | str:
-    """``v``, or ``"inf"``, ``"-inf"`` or ``"nan"`` for a number JSON cannot write."""
+    """``v``, or the string ``"inf"``, ``"-inf"`` or ``"nan"`` for a number JSON has no literal for: the
+    output stays valid JSON, and an overflow (inf) can be told from an undefined result (nan)."""
     if math.isfinite(v):
         return v
-    return NON_FINITE["nan" if math.isnan(v) else "inf" if v > 0 else "-inf"]
+    return "nan" if math.isnan(v) else "inf" if v > 0 else "-inf"
 
 
 def _plain(array: Any) -> Any:

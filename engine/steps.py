@@ -297,19 +297,10 @@ class Iteration:
     note: str = ""
 
     @property
-    def shape(self) -> str:
-        return self.scenario.shape
-
-    def find(self, kind: Kind, layer: int | None = None) -> Step | None:
-        """The first step of this kind (of that layer: the output layer by default for an activation)."""
-        if kind == "activation" and layer is None:
-            layer = len(self.layers)
-        return next((s for s in self.steps if s.kind == kind and (layer is None or s.layer == layer)), None)
-
-    @property
     def output(self) -> Step:
-        """The step that computes y."""
-        return self.find("activation")
+        """The step that computes y: the output layer's activation."""
+        last = len(self.layers)
+        return next(s for s in self.steps if s.kind == "activation" and s.layer == last)
 
     def final_layers(self) -> tuple[Layer, ...]:
         """The parameters after the iteration's updates (the initial ones for a forward-only run)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tui_helpers import BUNDLED, ONE_ITERATION, SIZE, bundled_run, make_app, open_from_picker, screen, shown
+from tui_helpers import BUNDLED, ONE_ITERATION, SIZE, bundled_run, make_app, open_from_picker, screen, shown, wait_for
 
 
 def panes(app):
@@ -152,16 +152,6 @@ async def test_breakpoints_and_continue():
         assert steps.row_text(steps.row_of(5)).plain.startswith("▶ ")
 
 
-async def _wait_for(pilot, condition, timeout=10.0):
-    """Let the app run until ``condition()`` holds (no fixed sleeps)."""
-    import time
-
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "condition not reached"
-        await pilot.pause(0.02)
-
-
 async def test_replay_plays_to_the_end_and_says_so():
     app = make_app("backprop_2_3_2")
     async with app.run_test(size=SIZE) as pilot:
@@ -170,10 +160,10 @@ async def test_replay_plays_to_the_end_and_says_so():
         await pilot.press("space")
         assert app.screen.playing
         assert operation.border_subtitle.startswith("▶ playing 8 steps/s")
-        await _wait_for(pilot, lambda: not app.screen.playing)
+        await wait_for(pilot, lambda: not app.screen.playing)
         assert app.screen.position == app.screen.last
         # The notice is a message to the app: it may arrive a moment after the replay stops.
-        await _wait_for(pilot, lambda: any("Replay finished" in n.message for n in app._notifications))
+        await wait_for(pilot, lambda: any("Replay finished" in n.message for n in app._notifications))
         assert operation.border_subtitle.startswith("■ finished · replay 8 steps/s")
         await pilot.press("minus", "minus", "minus", "minus")  # 0.5 steps/s: no tick during the checks
         await pilot.press("space")  # from the end, replay starts over
@@ -187,7 +177,7 @@ async def test_replay_stops_at_a_breakpoint():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n", "n", "n", "b", "g")
         await pilot.press("plus", "plus", "plus", "space")
-        await _wait_for(pilot, lambda: not app.screen.playing)
+        await wait_for(pilot, lambda: not app.screen.playing)
         assert app.screen.position == 2
         assert panes(app)[2].border_subtitle.startswith("■ stopped at breakpoint 3 · replay 8 steps/s")
         await pilot.press("minus", "minus", "minus", "minus", "minus")

@@ -4,14 +4,13 @@ end, nothing polls it; the picker announces the file chosen and the app opens it
 from __future__ import annotations
 
 import threading
-import time
 
 from nnstep.engine.scenario import parse_scenario
 from nnstep.engine.session import Session
 from nnstep.tui import debugger
 from nnstep.tui.debugger import DebuggerScreen, TrainingFinished, TrainingProgressed
 from nnstep.tui.loss_pane import LossPane
-from tui_helpers import SIZE, make_app, open_from_picker, shown
+from tui_helpers import SIZE, make_app, open_from_picker, shown, wait_for
 
 SMALL = """
 loss = "mse"
@@ -32,14 +31,6 @@ units = 1
 init = "xavier"
 activation = "identity"
 """
-
-
-async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
-    """Let the app run until ``condition()`` holds (no fixed sleeps)."""
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "condition not reached"
-        await pilot.pause(0.02)
 
 
 def our_timers(screen) -> list:

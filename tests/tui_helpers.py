@@ -61,3 +61,13 @@ def shown(widget) -> str:
     console = Console(width=200, record=True, color_system=None)
     console.print(content)
     return console.export_text()
+
+
+async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
+    """Let the app run until ``condition()`` holds (no fixed sleeps)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "condition not reached"
+        await pilot.pause(0.02)

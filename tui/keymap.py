@@ -12,18 +12,13 @@ import tomllib
 from pathlib import Path
 from typing import Mapping
 
+from nnstep.engine.limits import visible
+
 
 #: A keymap file larger than this is not read.
 KEYMAP_BYTES = 100_000
 #: Modifiers Textual reports in front of a key: ``ctrl+n``.
 MODIFIERS = ("ctrl", "shift", "alt", "meta", "super", "hyper")
-
-
-def visible(text: str) -> str:
-    """The text with control characters written as escapes (the engine's rule, for a user's file)."""
-    from nnstep.engine.limits import visible as engine_visible
-
-    return engine_visible(text)
 
 
 def is_key(key: str) -> bool:
