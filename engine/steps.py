@@ -77,6 +77,10 @@ class Step:
     shapes: str = ""
     #: For a gradient or an update: which parameter of the layer (W or b); else None.
     param: Param | None = None
+    #: The activation the step applies (an activation step) or passes back through (a delta); else None.
+    activation: str | None = None
+    #: The loss the step computes or differentiates (the loss step and the output delta); else None.
+    loss: str | None = None
 
 
 def shape_label(array) -> str:
@@ -98,7 +102,7 @@ class _Recorder:
         self.start = start_index
 
     def add(self, phase: Phase, kind: Kind, layer, name, formula, inputs, value, note="", code="", shapes="",
-            param: Param | None = None) -> np.ndarray:
+            param: Param | None = None, activation: str | None = None, loss: str | None = None) -> np.ndarray:
         """Record a step; in ``shapes``, ``{name}`` stands for an input's shape and ``{out}`` for the value's."""
         frozen_inputs = {k: v if isinstance(v, np.ndarray) and not v.flags.writeable else _frozen(v)
                          for k, v in inputs.items()}
@@ -115,8 +119,70 @@ class _Recorder:
                                inputs=MappingProxyType(frozen_inputs), value=value, note=note, code=code,
                                shapes=shapes.format(out=shape_label(value),
                                                     **{k: shape_label(v) for k, v in frozen_inputs.items()}),
-                               param=param))
+                               param=param, activation=activation, loss=loss))
         return value
+
+
+# --- the maths of each kind of step, used by the straight run and by a step recomputed on its own -------
+
+
+def affine(z: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """u = z·W + b."""
+    return np.dot(z, W) + b
+
+
+def hidden_delta(act: Activation, u: np.ndarray | None, z: np.ndarray | None, delta_above: np.ndarray,
+                 W_above: np.ndarray) -> np.ndarray:
+    """delta_l = (delta_{l+1}·W_{l+1}ᵀ) passed back through layer l's activation (which reads u or z)."""
+    return act.backward(u, z, np.dot(delta_above, W_above.T))
+
+
+def grad_W(z_prev: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """zᵀ·delta: the outer product for one sample, summed over the rows of a batch."""
+    return np.outer(z_prev, delta) if delta.ndim == 1 else np.dot(z_prev.T, delta)
+
+
+def grad_b(delta: np.ndarray) -> np.ndarray:
+    """delta, summed over the rows of a batch."""
+    return delta if delta.ndim == 1 else np.sum(delta, axis=0)
+
+
+def update(param: np.ndarray, grad: np.ndarray, learning_rate: float) -> np.ndarray:
+    """param − learning_rate·grad."""
+    return param - learning_rate * grad
+
+
+def recompute(step: Step, inputs: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    """The step's value computed again from its inputs, with any of them replaced by ``inputs`` (by name).
+
+    With no replacements it is the recorded value, bit for bit: the same functions made it.
+    """
+    given = dict(inputs or {})
+    unknown = set(given) - set(step.inputs)
+    if unknown:
+        raise KeyError(f"{step.name} does not read {', '.join(sorted(unknown))}")
+    # The inputs in the order the formula reads them: the loss and the output delta read y, d (and u),
+    # a hidden delta the delta above, its weights (and u or z, as the activation's backward pass reads).
+    a = [np.asarray(given.get(k, v), dtype=np.float64) for k, v in step.inputs.items()]
+    third = a[2] if len(a) > 2 else None
+    with np.errstate(all="ignore"):
+        if step.kind == "affine":
+            return affine(*a)
+        if step.kind == "activation":
+            return ACTIVATIONS[step.activation].forward(a[0])
+        if step.kind == "loss":
+            return LOSSES[step.loss].value(third, a[0], a[1])
+        if step.kind == "delta" and step.loss is not None:
+            return LOSSES[step.loss].delta(third, a[0], a[1], ACTIVATIONS[step.activation])
+        if step.kind == "delta":
+            act = ACTIVATIONS[step.activation]
+            u, z = (third, None) if act.backward_reads == "u" else (None, third)
+            return hidden_delta(act, u, z, a[0], a[1])
+        if step.kind == "grad_W":
+            return grad_W(*a)
+        if step.kind == "grad_b":
+            return grad_b(*a)
+        return update(a[0], a[1], float(a[2]))
 
 
 @dataclass
@@ -151,7 +217,7 @@ def compute_pass(W: Sequence[np.ndarray], b: Sequence[np.ndarray], acts: Sequenc
     us: list[np.ndarray] = []
     zs: list[np.ndarray] = [x]
     for l in range(last):
-        u = np.dot(zs[-1], W[l]) + b[l]
+        u = affine(zs[-1], W[l], b[l])
         us.append(u)
         zs.append(acts[l].forward(u))
     if loss_fn is None:
@@ -164,10 +230,10 @@ def compute_pass(W: Sequence[np.ndarray], b: Sequence[np.ndarray], acts: Sequenc
     grads_b: list[np.ndarray] = [None] * last  # type: ignore[list-item]
     for l in range(last, 0, -1):
         z_prev = zs[l - 1]
-        grads_W[l - 1] = np.outer(z_prev, delta) if delta.ndim == 1 else np.dot(z_prev.T, delta)
-        grads_b[l - 1] = delta if delta.ndim == 1 else np.sum(delta, axis=0)
+        grads_W[l - 1] = grad_W(z_prev, delta)
+        grads_b[l - 1] = grad_b(delta)
         if l > 1:
-            delta = acts[l - 2].backward(us[l - 2], zs[l - 1], np.dot(delta, W[l - 1].T))
+            delta = hidden_delta(acts[l - 2], us[l - 2], zs[l - 1], delta, W[l - 1])
             deltas.append((l - 1, delta))
     lr = float(learning_rate)
     if in_place:
@@ -175,8 +241,8 @@ def compute_pass(W: Sequence[np.ndarray], b: Sequence[np.ndarray], acts: Sequenc
             W[l] -= lr * grads_W[l]
             b[l] -= lr * grads_b[l]
         return Pass(us, zs, loss, deltas, grads_W, grads_b, list(W), list(b))
-    new_W = [W[l] - lr * grads_W[l] for l in range(last)]
-    new_b = [b[l] - lr * grads_b[l] for l in range(last)]
+    new_W = [update(W[l], grads_W[l], lr) for l in range(last)]
+    new_b = [update(b[l], grads_b[l], lr) for l in range(last)]
     return Pass(us, zs, loss, deltas, grads_W, grads_b, new_W, new_b)
 
 
@@ -210,7 +276,8 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
                         f"{{{prev}}}·{{{W_name}}} + {{{b_name}}} → {{out}}")
             act = acts[l - 1]
             z = rec.add("forward", "activation", l, out, f"{out} = {act.name}({u_name})", {u_name: u}, zs[l],
-                        act.forward_note(l, u, out), act.code.format(u=u_name, z=out), act.forward_shapes(u_name, out))
+                        act.forward_note(l, u, out), act.code.format(u=u_name, z=out), act.forward_shapes(u_name, out),
+                        activation=act.name)
             us[l - 1], zs[l] = u, z
 
         if fn is None:
@@ -219,13 +286,14 @@ def iteration_steps(layers: Sequence[Layer], x: np.ndarray, d: np.ndarray | None
         y, u_out = zs[-1], us[-1]
         rec.add("loss", "loss", None, "loss", fn.formula, fn.inputs(y, d, u_out, last), p.loss,
                 fn.note(u_out, y, d, float(p.loss)), fn.code.format(u=names.u(last), N=batch_size(y)),
-                "{y}, {d} → {out}")
+                "{y}, {d} → {out}", loss=fn.name)
 
         deltas = iter(p.deltas)
         _, delta = next(deltas)
         delta = rec.add("backward", "delta", last, names.delta(last), fn.delta_formula(acts[-1], last),
                         fn.delta_inputs(acts[-1], y, d, u_out, last), delta, fn.delta_note(acts[-1], y, last),
-                        fn.delta_code(acts[-1], y, last), "{y} − {d} → {out}")
+                        fn.delta_code(acts[-1], y, last), "{y} − {d} → {out}", activation=acts[-1].name,
+                        loss=fn.name)
         recorded_grads: dict[str, np.ndarray] = {}  # the update steps read the very arrays recorded here
         for l in range(last, 0, -1):
             prev, delta_name = names.z_in(l, last), names.delta(l)
@@ -271,7 +339,7 @@ def _hidden_delta(rec: _Recorder, act: Activation, l: int, delta_above: np.ndarr
     code = backward_code(act, names.delta(l), f"np.dot({above}, {W_name}.T)", names.u(l), out)
     shapes = f"{{{above}}}·{{{W_name}}}ᵀ" + act.hidden_shapes(l) + " → {out}"
     return rec.add("backward", "delta", l, names.delta(l), act.hidden_formula(l, out, back), inputs, value,
-                   act.hidden_note(l, u), code, shapes)
+                   act.hidden_note(l, u), code, shapes, activation=act.name)
 
 
 @dataclass(frozen=True)
