@@ -1,4 +1,4 @@
-"""The headless command line: ``nnstep trace``, ``nnstep check``, ``nnstep train`` and ``nnstep list``.
+"""The headless command line: ``nnstep trace``, ``explain``, ``compare``, ``check``, ``train`` and ``list``.
 
 (``nnstep FILE`` and plain ``nnstep`` open the debugger; :mod:`nnstep.tui.launch` sends the verbs here.)
 
@@ -91,6 +91,39 @@ def _parser():
                        help="how many times to print the loss during the run (default 10; at most once "
                             "per iteration)")
 
+    explain = verbs.add_parser(
+        "explain", prog="nnstep explain", help="show how one number of one step was computed, with its numbers",
+        description="Explain one cell of one step: the formula for that entry, the same with the numbers "
+                    "plugged in, its terms, and every input cell it read.", epilog=TRACE_EPILOG)
+    explain.add_argument("file", metavar="FILE", help="a scenario file or a bundled scenario's name")
+    explain.add_argument("step", metavar="STEP",
+                         help="the step's number as the trace counts it (from 1), or the name of the array it "
+                              "produces: u2, z1, y, loss, delta1, grad_W2, grad_b1, update:W1")
+    explain.add_argument("cell", metavar="CELL", nargs="?", default="",
+                         help="the index into that array, comma-separated: 0,3 (a matrix), 3 (a vector), "
+                              "empty or left out for the loss")
+    explain.add_argument("--iteration", metavar="N", type=_positive, default=1,
+                         help="a training run's iteration, counted from 1 (default 1)")
+    explain.add_argument("--chain", action="store_true",
+                         help="also show the chain of links from the loss down to the cell (backward and "
+                              "update steps)")
+    explain.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
+
+    compare = verbs.add_parser(
+        "compare", prog="nnstep compare", help="compare your own arrays or notebook printout with nnstep's",
+        description="Compare MINE (a .npz or .json of arrays named as nnstep names them, or a notebook's "
+                    "print_vec printout) with the scenario's own steps: which arrays match, the first step "
+                    "where the two runs part, and the likely mistake.",
+        epilog="exit codes: 0 everything compared matches · 1 something differs · 2 bad input or usage · "
+               "130 Ctrl-C")
+    compare.add_argument("file", metavar="FILE", help="a scenario file or a bundled scenario's name")
+    compare.add_argument("mine", metavar="MINE", help="your arrays: a .npz, a .json, or a printout (text)")
+    compare.add_argument("--iteration", metavar="N", type=_positive, default=1,
+                         help="a training run's iteration to compare with, counted from 1 (default 1)")
+    compare.add_argument("--rtol", metavar="R", type=_tolerance, default=None,
+                         help="relative tolerance for arrays given in binary (.npz, .json); default 1e-9")
+    compare.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
+
     verbs.add_parser("list", prog="nnstep list", help="list the bundled scenarios",
                      description="List the bundled scenarios: name, shape, loss, iterations, title.")
     return parser
@@ -106,6 +139,31 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, found {value}")
     return value
+
+
+def _tolerance(text: str) -> float:
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 0 such as 1e-6, found '{text}'") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number ≥ 0, found {text}")
+    return value
+
+
+def _explain(args) -> int:
+    from nnstep.engine.explain import main
+
+    return main(args)
+
+
+def _compare(args) -> int:
+    from nnstep.engine.compare import main
+
+    return main(args)
 
 
 def _iteration_range(text: str) -> tuple[int | None, int | None, str]:
@@ -602,7 +660,8 @@ def _main(argv: list[str] | None) -> int:
         from nnstep.engine.scenario import ScenarioError
 
         try:
-            code = {"trace": _trace, "check": _check, "train": _train, "list": _list}[args.verb](args)
+            code = {"trace": _trace, "check": _check, "train": _train, "list": _list, "explain": _explain,
+                    "compare": _compare}[args.verb](args)
         except ScenarioError as exc:
             error(f"nnstep: {exc}")
             code = EXIT_BAD_INPUT

@@ -112,6 +112,11 @@ class Activation:
         """How the mean squared error's dE/dy passes through this activation, to end its note."""
         return self.text("output_note")
 
+    def slopes(self, u: np.ndarray | None, z: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+        """f'(u) entry by entry (entry-wise activations): the backward pass of a gradient of ones; only the
+        array the backward pass reads (u or z) need be given."""
+        return self.backward(u, z, np.ones(shape))
+
     def reads(self, l: int, u: np.ndarray, z: np.ndarray, out: str) -> dict[str, np.ndarray]:
         """The arrays its backward pass reads, by name (for a hidden delta's inputs)."""
         if self.backward_reads == "u":
@@ -130,6 +135,7 @@ class Identity(Activation):
     backward_reads = None
     TEXT = {**Activation.TEXT,
             "forward_note": "The identity activation: {out} = u{l} unchanged (as the seed writes y = u{l}).",
+            "entry": "{u}", "slope": "1",
             "hidden_formula": "delta{l} = {back}",
             "hidden_note": "The identity activation passes the gradient unchanged.",
             "hidden_shapes": "",
@@ -152,6 +158,7 @@ class ReLU(Activation):
     backward_reads = "u"
     kink = True
     TEXT = {**Activation.TEXT,
+            "entry": "max({u}, 0)", "slope": "(1 if {u} > 0 else 0)",
             "forward_dead": "ReLU keeps u{l} where it is positive and writes 0 elsewhere; {dead} ≤ 0, and those "
                             "entries pass no gradient back.",
             "forward_alive": "ReLU keeps positive entries and writes 0 for the rest; all of u{l} is positive here.",
@@ -201,6 +208,7 @@ class LeakyReLU(Activation):
     backward_reads = "u"
     kink = True
     TEXT = {**Activation.TEXT,
+            "entry": "({u} if {u} > 0 else 0.01·{u})", "slope": "(1 if {u} > 0 else 0.01)",
             "forward_note": "Leaky ReLU keeps u{l} where it is positive and multiplies the rest by 0.01, so "
                             "every entry still passes some gradient back ({negative} ≤ 0 here)."}
 
@@ -221,6 +229,7 @@ class Sigmoid(Activation):
     code = "{z} = 1 / (1 + np.exp(-{u}))"
     backward_code = "{g} * {z} * (1 - {z})"
     TEXT = {**Activation.TEXT,
+            "entry": "1 / (1 + exp(−{u}))", "slope": "{z}·(1 − {z})",
             "forward_note": "Sigmoid squashes each entry into (0, 1): {out} = 1 / (1 + exp(−u{l}))."}
 
     def forward(self, u):
@@ -235,7 +244,8 @@ class Tanh(Activation):
     derivative = "tanh'(u) = 1 − z²"
     code = "{z} = np.tanh({u})"
     backward_code = "{g} * (1 - {z}**2)"
-    TEXT = {**Activation.TEXT, "forward_note": "tanh squashes each entry into (−1, 1)."}
+    TEXT = {**Activation.TEXT, "forward_note": "tanh squashes each entry into (−1, 1).",
+            "entry": "tanh({u})", "slope": "(1 − {z}²)"}
 
     def forward(self, u):
         return np.tanh(u)
@@ -252,6 +262,7 @@ class Step(Activation):
     backward_reads = "u"
     kink = True
     TEXT = {**Activation.TEXT,
+            "entry": "(1 if {u} > 0 else 0)", "slope": "0",
             "forward_note": "The step function writes 1 where u{l} > 0, else 0. Its derivative is 0, so no "
                             "gradient will flow back through this layer.",
             "hidden_note": "step'(u) = 0 everywhere, so the step function blocks the gradient: delta{l} is all "
@@ -275,6 +286,15 @@ class Softmax(Activation):
     rowwise = True
     TEXT = {**Activation.TEXT,
             "shapes": "row by row on {u_shape} → {out_shape}",
+            # One entry j of a row: exp(u_j − m) / Σₖ exp(u_k − m), with m the row's maximum.
+            "entry": "exp({u} − m) / Σₖ exp({row} − m)",
+            "entry_max": "m = max {row} = {m}",
+            "entry_exp": "exp({u} − m)",
+            "entry_sum": "1 / Σₖ exp({row} − m)",
+            # The backward pass of one entry j, as its code computes it: z_j·(g_j − s), s = Σₘ g_m·z_m.
+            "back_entry": "{zj}·({gj} − s)",
+            "back_s": "s = Σₘ g[m]·{zm}",
+            "back_factor": "{gj} − s",
             "forward_note": "Softmax turns each row into probabilities that sum to 1: exp(u{l}) / Σ exp(u{l}), "
                             "computed after subtracting the row's maximum so that exp cannot overflow.",
             "hidden_formula": "delta{l} = softmax_backward({out}, {back})",
@@ -336,8 +356,19 @@ class Loss:
     reads_u: bool = True
     TEXT: dict[str, str] = {}
 
+    #: What one element's term of the loss reads: y and d, or d and the output layer's u (log y from u).
+    term_reads: tuple[str, ...] = ("y", "d")
+
     def value(self, u: np.ndarray, y: np.ndarray, d: np.ndarray) -> np.float64:
         raise NotImplementedError
+
+    def contributions(self, u: np.ndarray, y: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Each element's term of the loss (y's shape); they add up to :meth:`value`."""
+        raise NotImplementedError
+
+    def divisor(self, y: np.ndarray) -> int:
+        """What the loss divides by: y's elements (a mean over all of them) or the batch size."""
+        return y.size
 
     def delta(self, u: np.ndarray, y: np.ndarray, d: np.ndarray, act: Activation) -> np.ndarray:
         raise NotImplementedError
@@ -361,6 +392,15 @@ class Loss:
 
     def check_targets(self, d: np.ndarray, key: str) -> str | None:
         """Why ``d`` cannot be this loss's target (``key`` names where d came from), or None."""
+        return None
+
+    def course_value(self, u: np.ndarray, y: np.ndarray, d: np.ndarray) -> np.float64:
+        """The loss as the course's own function computes it, which its notebooks print (the course's
+        mean_squared_error is this one)."""
+        return self.value(u, y, d)
+
+    def course_difference(self, y: np.ndarray, d: np.ndarray, course: float, value: float) -> str | None:
+        """Why the course's printed loss ``course`` is not nnstep's ``value``, in words; None when it is."""
         return None
 
     # --- words -----------------------------------------------------------------------------------------
@@ -394,6 +434,9 @@ class MeanSquaredError(Loss):
     code = "loss = np.mean(np.square(d - y)) / 2"
     reads_u = False
     TEXT = {"note": "Half the mean of the squared errors over every element of y.",
+            "entry": "loss = Σ (y − d)² / (2·{n}), over the {n} elements",
+            "term": "({y} − {d})² / {m}",
+            "delta_entry": "({y} − {d}) / {n}",
             "delta_note": "delta{l} = dE/du{l}. The loss averages over n = {n} elements, so dE/dy = (y − d) / {n}"}
 
     def value(self, u, y, d):
@@ -402,6 +445,9 @@ class MeanSquaredError(Loss):
 
     def delta(self, u, y, d, act):
         return act.backward(u, y, (y - d) / y.size)
+
+    def contributions(self, u, y, d):
+        return np.square(d - y) / (2 * y.size)
 
     def note(self, u, y, d, value):
         return self.text("note")
@@ -452,9 +498,18 @@ class CrossEntropy(Loss):
             "loss = -np.sum(d * log_y) / {N}")
     requires = "softmax"
     classifier = True
+    term_reads = ("d", "u")
     TEXT = {"note": "log y is taken as log_softmax(u), exactly and with no epsilon.",
+            "entry": "loss = −Σ d·log y / {N}, log y = log_softmax(u) (entries with d = 0 add nothing)",
+            "term": "−{d}·log {y} / {N}",
+            "delta_entry": "({y} − {d}) / {N}",
             "course": " The course's cross_entropy_error adds 1e-7 inside the log and would print {value} here"
                       "{difference}.",
+            "printout": "the course's cross_entropy_error(d, y), as the notebook prints it, adds 1e-7 inside the "
+                        "log: {course}; nnstep's exact loss is {value}{difference}",
+            "printout_soft": "the course's cross_entropy_error(d, y), as the notebook prints it, reads only argmax(d) "
+                             "of each row (the loss of those one-hot labels, not of these soft targets) and adds 1e-7 "
+                             "inside the log: {course}; nnstep's loss of the soft targets is {value}",
             "course_soft": " The course's cross_entropy_error reads only argmax(d) of each row, as if d were the "
                            "one-hot label of its largest entry (and adds 1e-7 inside the log): it would print "
                            "{value} here, the loss of those one-hot labels, not of these soft targets.",
@@ -475,6 +530,12 @@ class CrossEntropy(Loss):
         # Softmax and cross entropy together: every row of d sums to 1, so dE/du = (y − d) / N.
         return (y - d) / batch_size(y)
 
+    def contributions(self, u, y, d):
+        return -np.where(d == 0, 0.0, d * _log_softmax(u)) / batch_size(y)
+
+    def divisor(self, y):
+        return batch_size(y)
+
     def classes(self, array):
         return np.argmax(array, axis=-1)
 
@@ -491,6 +552,15 @@ class CrossEntropy(Loss):
             where = "d" if d.ndim == 1 else f"row {row} of d" if key == "d" else "a row of d"
             return self.text("sums", where=where, found=f"{float(sums[row]):g}")
         return None
+
+    def course_value(self, u, y, d):
+        return seed_cross_entropy(y, d)
+
+    def course_difference(self, y, d, course, value):
+        if not (math.isfinite(course) and math.isfinite(value)):
+            return None
+        return self.text("printout" if _one_hot(d) else "printout_soft", course=exact(course), value=exact(value),
+                         difference=_first_difference(course, value))
 
     def note(self, u, y, d, value):
         seed = float(seed_cross_entropy(y, d))
@@ -518,7 +588,18 @@ class BinaryCrossEntropy(Loss):
     code = "loss = np.mean(d * np.logaddexp(0, -{u}) + (1 - d) * np.logaddexp(0, {u}))"
     requires = "sigmoid"
     classifier = True
+    term_reads = ("d", "u")
     TEXT = {"note": "log y and log(1 − y) are taken from u (softplus), so they stay finite.",
+            "entry": "loss = −Σ (d·log y + (1 − d)·log(1 − y)) / {n}, log y from u (softplus)",
+            "term": "−({d}·log {y} + (1 − {d})·log(1 − {y})) / {n}",
+            "delta_entry": "({y} − {d}) / {n}",
+            "printout": "the course computes this loss with its multi-class cross_entropy_error(d, y), as the "
+                        "notebook prints it: on one sigmoid unit it reads only y, so the label makes no difference, "
+                        "and it adds 1e-7 inside the log: {course}; nnstep's binary cross entropy, which depends on "
+                        "d, is {value}",
+            "printout_units": "the course computes this loss with its multi-class cross_entropy_error(d, y), as the "
+                              "notebook prints it: it reads only the unit argmax(d) of each row, as if d were a one-hot "
+                              "label, and adds 1e-7 inside the log: {course}; nnstep's binary cross entropy is {value}",
             "course": " The course applies its multi-class cross_entropy_error to one sigmoid unit: it would "
                       "print {value} here whatever the label, since it reads only y; this loss depends on d.",
             "delta_formula": "delta{l} = (y − d) / n",
@@ -534,6 +615,9 @@ class BinaryCrossEntropy(Loss):
         # Sigmoid and binary cross entropy together: dE/du = (y − d) / n.
         return (y - d) / y.size
 
+    def contributions(self, u, y, d):
+        return (d * _softplus(-u) + (1.0 - d) * _softplus(u)) / y.size
+
     def classes(self, array):
         if np.shape(array)[-1] != 1:
             return None
@@ -546,6 +630,15 @@ class BinaryCrossEntropy(Loss):
         if np.any(d < 0) or np.any(d > 1):
             return self.text("range", found=f"{d.min() if np.any(d < 0) else d.max():g}")
         return None
+
+    def course_value(self, u, y, d):
+        return seed_cross_entropy(y, d)
+
+    def course_difference(self, y, d, course, value):
+        if not (math.isfinite(course) and math.isfinite(value)):
+            return None
+        return self.text("printout" if np.shape(y)[-1] == 1 else "printout_units", course=exact(course),
+                         value=exact(value))
 
     def note(self, u, y, d, value):
         seed = float(seed_cross_entropy(y, d))

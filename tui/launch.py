@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import sys
 
-VERBS = ("trace", "check", "train", "list")
+#: The headless verbs, in the order ``nnstep --help`` lists them.
+VERBS = ("trace", "explain", "compare", "check", "train", "list")
 
 
 def main(argv: list[str] | None = None) -> int:
