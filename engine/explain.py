@@ -498,7 +498,7 @@ def chain(iteration: Iteration, step: Step, cell: Cell, digits: int | None = Non
     loss = next((s for s in iteration.steps if s.kind == "loss"), None)
     if loss is not None:
         links.append(explain(iteration, loss, (), digits, top))
-    return tuple(reversed(links)), tuple(notes)
+    return tuple(reversed(links)), tuple(reversed(notes))
 
 
 def wanted_reads(links: list[Explanation], wanted) -> list[Read]:

@@ -110,6 +110,8 @@ VERBS = {
     "trace-seed": ["trace", "three_layer", "--format", "seed"],
     "trace-many": ["trace", "digits_minibatch", "--iterations", ":3", "--format", "json"],  # 5 MB
     "check": ["check", "backprop_2_3_2"],
+    "explain": ["explain", "digits_minibatch", "u1", "0,0", "--chain"],
+    "explain-json": ["explain", "classify_2_3_4", "update:W1", "1,2", "--chain", "--format", "json"],
     "train": ["train", "sgd_regression"],
     "help": ["--help"],
 }

@@ -67,3 +67,18 @@ def test_readme_error_example_is_what_nnstep_prints(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip() == expected
+
+
+def test_readme_explain_example_is_what_nnstep_prints():
+    """The example of ``nnstep explain``, its numbers to 10 significant digits (the last digits of exp and
+    of BLAS sums differ between CPUs)."""
+    block = re.search(r"```\n  \$ nnstep explain classify_2_3_4 delta1 2\n(.*?)  ```", README, re.S)
+    assert block, "README has no example of nnstep explain"
+    out = subprocess.run([sys.executable, "-m", "nnstep", "explain", "classify_2_3_4", "delta1", "2"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+
+    def rounded(text: str) -> str:
+        return re.sub(r"\d+\.\d+(e-?\d+)?", lambda m: f"{float(m.group()):.10g}", text)
+
+    shown = [line[2:] if line.startswith("  ") else line for line in block.group(1).splitlines()]
+    assert rounded("\n".join(shown)) == rounded(out.rstrip("\n"))
