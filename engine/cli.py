@@ -43,7 +43,7 @@ FILE is a scenario file (TOML), or the name of a bundled scenario
 
 USAGE = "nnstep [FILE] | nnstep [-h] [--version] VERB ..."
 
-EPILOG = ("exit codes: 0 ok · 1 a gradient check failed · 2 bad input or usage, or output that cannot be "
+EPILOG = ("exit codes: 0 ok · 1 a gradient check failed, or compare found a difference · 2 bad input or usage, or output that cannot be "
           "written · 130 Ctrl-C")
 TRACE_EPILOG = "exit codes: 0 ok · 2 bad input or usage, or output that cannot be written · 130 Ctrl-C"
 
@@ -96,7 +96,7 @@ def _parser():
         description="Explain one cell of one step: the formula for that entry, the same with the numbers "
                     "plugged in, its terms, and every input cell it read.", epilog=TRACE_EPILOG)
     explain.add_argument("file", metavar="FILE", help="a scenario file or a bundled scenario's name")
-    explain.add_argument("step", metavar="STEP",
+    explain.add_argument("step_text", metavar="STEP",
                          help="the step's number as the trace counts it (from 1), or the name of the array it "
                               "produces: u2, z1, y, loss, delta1, grad_W2, grad_b1, update:W1")
     explain.add_argument("cell", metavar="CELL", nargs="?", default="",
@@ -154,16 +154,51 @@ def _tolerance(text: str) -> float:
     return value
 
 
-def _explain(args) -> int:
-    from nnstep.engine.explain import main
+def _one_iteration(args):
+    """The iteration ``--iteration`` names, recorded; or exit code 2 after saying why there is none."""
+    from nnstep.engine.session import Session
 
-    return main(args)
+    scenario = _load(args.file, args.verb)
+    wanted = _iterations(scenario, (args.iteration, args.iteration), f"--iteration {args.iteration}")
+    if isinstance(wanted, str):
+        error(f"nnstep: {wanted}")
+        return EXIT_BAD_INPUT
+    session = Session(scenario)
+    session.advance(args.iteration - 1)
+    return session.iteration(args.iteration)
+
+
+def _explain(args) -> int:
+    from nnstep.engine.explain import ExplainError, report
+
+    iteration = _one_iteration(args)
+    if isinstance(iteration, int):
+        return iteration
+    try:
+        text = report(iteration, args.step_text, args.cell, args.chain, args.format)
+    except ExplainError as exc:
+        error(f"nnstep: {iteration.scenario.shown_path}: {exc}")
+        return EXIT_BAD_INPUT
+    sys.stdout.write(text)
+    return EXIT_OK
 
 
 def _compare(args) -> int:
-    from nnstep.engine.compare import main
+    import shutil
 
-    return main(args)
+    from nnstep.engine.compare import MineError, report
+
+    iteration = _one_iteration(args)
+    if isinstance(iteration, int):
+        return iteration
+    try:
+        code, text = report(iteration, args.mine, args.rtol, args.format,
+                            shutil.get_terminal_size((100, 24)).columns, args.file)
+    except MineError as exc:
+        error(f"nnstep: {exc}")
+        return EXIT_BAD_INPUT
+    sys.stdout.write(text)
+    return code
 
 
 def _iteration_range(text: str) -> tuple[int | None, int | None, str]:

@@ -49,7 +49,6 @@ TEXT = {
     "bad_step_number": "STEP {n} is outside this iteration: its steps are 1 to {total}",
     "bad_step_name": "no step produces '{text}'{hint}; the steps are 1 to {total}, or {valid}",
     "did_you_mean": " (did you mean '{name}'?)",
-    "bad_iteration": "--iteration {n}: the run {what}",
 }
 
 
@@ -534,44 +533,25 @@ def reads_text(e: Explanation, limit: int = 6) -> str:
     return f"{TEXT['reads']} " + "; ".join(parts)
 
 
-def main(args) -> int:
-    """``nnstep explain FILE STEP CELL``: print the explanation; 0, or 2 with one line for a bad STEP/CELL."""
+def report(iteration: Iteration, step_text: str, cell_text: str, with_chain: bool = False,
+           fmt: str = "text") -> str:
+    """``nnstep explain``'s output; a STEP or CELL that names nothing raises :class:`ExplainError`."""
     import json
-    import sys
 
-    from nnstep.engine import cli
-    from nnstep.engine.session import Session
-
-    scenario = cli._load(args.file, args.verb)
-    total = scenario.training.iterations if scenario.training else 1
-    if args.iteration > total:
-        what = f"has {total} iteration{'s' if total != 1 else ''}" if scenario.training else \
-            "has one iteration (no [training] table)"
-        cli.error(f"nnstep: {scenario.shown_path}: " + TEXT["bad_iteration"].format(n=args.iteration, what=what))
-        return cli.EXIT_BAD_INPUT
-    session = Session(scenario)
-    session.advance(args.iteration - 1)
-    iteration = session.iteration(args.iteration)
-    try:
-        step = find_step(iteration, args.step)
-        e = explain(iteration, step, parse_cell(args.cell))
-        links, notes = chain(iteration, step, e.cell) if getattr(args, "chain", False) else ((), ())
-    except ExplainError as exc:
-        cli.error(f"nnstep: {scenario.shown_path}: {exc}")
-        return cli.EXIT_BAD_INPUT
-    if args.format == "json":
+    step = find_step(iteration, step_text)
+    e = explain(iteration, step, parse_cell(cell_text))
+    links, notes = chain(iteration, step, e.cell) if with_chain else ((), ())
+    if fmt == "json":
         out = as_json(e)
-        if getattr(args, "chain", False):
+        if with_chain:
             out["chain"] = [as_json(link) for link in links]
-        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
-        return cli.EXIT_OK
+        return json.dumps(out, ensure_ascii=False, indent=1) + "\n"
     where = f"layer {step.layer}" if step.layer is not None else "output"
     lines = [f"step {step.index + 1}/{len(iteration.steps)} · {step.phase} · {where} · {step.formula}", ""]
     lines += list(e.lines) + ["", reads_text(e)]
-    if getattr(args, "chain", False):
+    if with_chain:
         lines += ["", TEXT["chain"].format(cell=label(step.name, e.cell))]
         for link in links:
             lines += [""] + list(link.lines)
         lines += notes
-    sys.stdout.write("\n".join(lines) + "\n")
-    return cli.EXIT_OK
+    return "\n".join(lines) + "\n"

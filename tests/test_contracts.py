@@ -116,13 +116,15 @@ def name_constants(path: Path) -> list[tuple[int, str]]:
                   if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
                   and node.body and isinstance(node.body[0], ast.Expr)
                   and isinstance(node.body[0].value, ast.Constant)}
+    # A dict literal's key ({"step": …} in a JSON document) names a field, not an op.
+    keys = {id(key) for node in ast.walk(tree) if isinstance(node, ast.Dict) for key in node.keys if key is not None}
     return [(node.lineno, node.value) for node in ast.walk(tree)
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in OP_NAMES
-            and id(node) not in docstrings]
+            and id(node) not in docstrings | keys]
 
 
 def test_the_name_scan_finds_a_branch_on_a_name(tmp_path):
-    (tmp_path / "m.py").write_text('def f(act):\n    """relu"""\n    return act == "relu"\n')
+    (tmp_path / "m.py").write_text('def f(act):\n    """relu"""\n    return act == "relu" or {"step": 1}\n')
     assert name_constants(tmp_path / "m.py") == [(3, "relu")]
 
 
