@@ -99,7 +99,7 @@ def _parser():
     explain.add_argument("step_text", metavar="STEP",
                          help="the step's number as the trace counts it (from 1), or the name of the array it "
                               "produces: u2, z1, y, loss, delta1, grad_W2, grad_b1, update:W1")
-    explain.add_argument("cell", metavar="CELL", nargs="?", default="",
+    explain.add_argument("cell", metavar="CELL", nargs="*", default=[],
                          help="the index into that array, comma-separated: 0,3 (a matrix), 3 (a vector), "
                               "empty or left out for the loss")
     explain.add_argument("--iteration", metavar="N", type=_positive, default=1,
@@ -169,13 +169,16 @@ def _one_iteration(args):
 
 
 def _explain(args) -> int:
+    import shutil
+
     from nnstep.engine.explain import ExplainError, report
 
     iteration = _one_iteration(args)
     if isinstance(iteration, int):
         return iteration
     try:
-        text = report(iteration, args.step_text, args.cell, args.chain, args.format)
+        text = report(iteration, args.step_text, " ".join(args.cell), args.chain, args.format,
+                      shutil.get_terminal_size((100, 24)).columns)
     except ExplainError as exc:
         error(f"nnstep: {iteration.scenario.shown_path}: {exc}")
         return EXIT_BAD_INPUT
@@ -413,6 +416,8 @@ def _train(args) -> int:
         print(f"{count(total, 'iteration')} of {t.method}, seed {t.seed}"
               + (f", sampling {t.sampling}" if t.batch_size is not None else ""))
         print(f"data: {scenario.data_note}")
+    if scenario.params_note:
+        print(f"params: {scenario.params_note}")
     print()
     bar = _ProgressBar(total) if sys.stderr is not None and sys.stderr.isatty() else None
     shown = min(args.reports, total)  # more reports than iterations would only repeat them

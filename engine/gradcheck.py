@@ -129,7 +129,10 @@ def kinks(run: Iteration) -> list[str]:
         if step.kind == "affine":
             act = run.layers[step.layer - 1].activation
             near = np.abs(step.value) < KINK
-            if ACTIVATIONS[act].kink and np.any(near):
+            op = ACTIVATIONS[act]
+            if op.kink and np.any(near):
+                zero = np.zeros(1)
+                at_zero = float(op.slopes(zero, zero, (1,))[0])  # what the backward pass takes at u = 0
                 found.append(f"{step.name} has {int(near.sum())} entr{'y' if near.sum() == 1 else 'ies'} "
-                             f"within {KINK:g} of 0, the kink of {act}, where its derivative is taken as 0")
+                             f"within {KINK:g} of 0, the kink of {act}, where its derivative is taken as {at_zero:g}")
     return found

@@ -293,7 +293,7 @@ class Softmax(Activation):
             "entry_sum": "1 / Σₖ exp({row} − m)",
             # The backward pass of one entry j, as its code computes it: z_j·(g_j − s), s = Σₘ g_m·z_m.
             "back_entry": "{zj}·({gj} − s)",
-            "back_s": "s = Σₘ g[m]·{zm}",
+            "back_s": "s = Σₘ {g}·{zm}",
             "back_factor": "{gj} − s",
             "forward_note": "Softmax turns each row into probabilities that sum to 1: exp(u{l}) / Σ exp(u{l}), "
                             "computed after subtracting the row's maximum so that exp cannot overflow.",
@@ -434,7 +434,8 @@ class MeanSquaredError(Loss):
     code = "loss = np.mean(np.square(d - y)) / 2"
     reads_u = False
     TEXT = {"note": "Half the mean of the squared errors over every element of y.",
-            "entry": "loss = Σ (y − d)² / (2·{n}), over the {n} elements",
+            "entry": "loss = Σ (y − d)² / (2·{n})",
+            "entry_def": "n = {n}: the loss is half the mean over the {n} elements of y",
             "term": "({y} − {d})² / {m}",
             "delta_entry": "({y} − {d}) / {n}",
             "delta_note": "delta{l} = dE/du{l}. The loss averages over n = {n} elements, so dE/dy = (y − d) / {n}"}
@@ -500,7 +501,8 @@ class CrossEntropy(Loss):
     classifier = True
     term_reads = ("d", "u")
     TEXT = {"note": "log y is taken as log_softmax(u), exactly and with no epsilon.",
-            "entry": "loss = −Σ d·log y / {N}, log y = log_softmax(u) (entries with d = 0 add nothing)",
+            "entry": "loss = −Σ d·log y / {N}",
+            "entry_def": "log y is taken as log_softmax({u}) (exact, no 1e-7); N = {N}, the batch size",
             "term": "−{d}·log {y} / {N}",
             "delta_entry": "({y} − {d}) / {N}",
             "course": " The course's cross_entropy_error adds 1e-7 inside the log and would print {value} here"
@@ -590,7 +592,9 @@ class BinaryCrossEntropy(Loss):
     classifier = True
     term_reads = ("d", "u")
     TEXT = {"note": "log y and log(1 − y) are taken from u (softplus), so they stay finite.",
-            "entry": "loss = −Σ (d·log y + (1 − d)·log(1 − y)) / {n}, log y from u (softplus)",
+            "entry": "loss = −Σ (d·log y + (1 − d)·log(1 − y)) / {n}",
+            "entry_def": "log y = −log(1 + exp(−{u})) and log(1 − y) = −log(1 + exp({u})), from {u} so that they stay "
+                         "finite; n = {n}, the elements of y",
             "term": "−({d}·log {y} + (1 − {d})·log(1 − {y})) / {n}",
             "delta_entry": "({y} − {d}) / {n}",
             "printout": "the course computes this loss with its multi-class cross_entropy_error(d, y), as the "

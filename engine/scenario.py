@@ -18,11 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from nnstep.engine import names
 from nnstep.engine.limits import DATA_BYTES, MEMORY_BYTES, SCENARIO_BYTES, number_text, size_text, visible
 from nnstep.engine.numbers import count
 from nnstep.engine.ops import ACTIVATIONS, LOSSES
 
-TOP_KEYS = ("name", "description", "loss", "learning_rate", "x", "d", "training", "data", "layers")
+TOP_KEYS = ("name", "description", "loss", "learning_rate", "seed", "params", "x", "d", "training", "data",
+            "layers")
 LAYER_KEYS = ("W", "b", "activation", "units", "init", "scale")
 TRAINING_KEYS = ("iterations", "batch_size", "seed", "sampling")
 DATA_KEYS = ("samples", "inputs", "target", "file", "test_samples", "image")
@@ -31,6 +33,33 @@ TARGET_KEYS = ("linear", "bias")
 SAMPLINGS = ("with_replacement", "epoch")
 INITS = ("randn", "xavier", "he", "zeros")
 DISTRIBUTIONS = ("uniform", "normal")
+
+#: What nnstep says about ``seed`` and ``params = "net.npz"`` (the notes, and why a file is refused).
+TEXT = {
+    "seed_unused": "nothing here is drawn at random (every layer gives its W and b{how}); a seed is for layers "
+                   "with units (random initial parameters) or a [training] run",
+    "seed_unused_params": " in the params file",
+    "seeds_disagree": "seed = {top} and training.seed = {training} disagree; give the seed once, at the top or in "
+                      "[training] (both mean the seed of every random draw)",
+    "params_and_units": "{key} is not used with params = \"{file}\": the file gives every layer's W and b, so "
+                        "[[layers]] tables give only their activation",
+    "params_missing": "{file} has no {arrays} {missing}; expected {expected} (a W and a b for each of the {layers} "
+                      "[[layers]] tables), found {found}{rename}",
+    "params_rename": " ({extra}: did you mean {wanted}?)",
+    "params_extra": "{file} also holds {extra}{suggestion}, which no [[layers]] table uses; expected exactly "
+                    "{expected} for the {layers} [[layers]] tables",
+    "params_W_shape": "{name} in {file} has shape {shape}; expected a matrix of shape (inputs, units), one row per "
+                      "input and one column per unit{hint}",
+    "params_W_vector": " (a vector is read as the weights of a one-unit output layer, as the course's SGD notebook "
+                       "writes W2 = np.random.randn(10), only when it holds one weight per input: {inputs} here)",
+    "params_b_shape": "{name} in {file} has shape {shape}; expected a vector with one bias per unit{hint}",
+    "params_b_number": " (a number is read as the bias of a one-unit output layer only)",
+    "params_W_read": "{name}: the course's vector of {n} weights (np.random.randn({n})), read as a column {shape} "
+                     "for the one output unit",
+    "params_b_read": "{name}: a number (np.random.randn()), read as a vector of one bias (1,)",
+}
+#: How a params file's arrays are named, for its messages.
+PARAMS_ARRAYS = "W1, b1, W2, b2, …"
 
 
 class ScenarioError(Exception):
@@ -114,6 +143,17 @@ class Scenario:
     data_note: str = ""
     #: The rows of the data (generated or from the file, counted from 0) held out for testing.
     held_out: tuple[int, ...] | None = None
+    #: ``params = "net.npz"``: the file as the scenario names it, None when the layers give W and b.
+    params_file: str | None = None
+    #: How the file's arrays in the course's shapes were read, in words (``W2: the course's vector of 10
+    #: weights …``); empty when every array had the shape of its layer.
+    params_note: str = ""
+    #: The parameters the file held in the course's shapes (a 1-D ``W2``, a number ``b2``), read as a
+    #: column and a vector of one: their printouts have one pair of brackets more than the course's.
+    reshaped: frozenset[str] = field(default_factory=frozenset)
+    #: The seed of the random initial parameters (``units`` layers) or of a training run; None when
+    #: nothing is drawn.
+    seed: int | None = None
 
     @property
     def shown_path(self) -> str:
@@ -159,6 +199,13 @@ class _Reader:
     def __init__(self, path: Path | None):
         self.path = path
         self.integer_arrays: set[str] = set()
+        #: Some layer's parameters were drawn at random (``units``).
+        self.drawn = False
+        #: ``params = "…"``: the file, how its arrays were read, and those read from the course's shapes.
+        self.params_file: str | None = None
+        self.params_note = ""
+        self.reshaped: set[str] = set()
+        self.notes: list[str] = []
 
     def fail(self, key: str | None, message: str) -> ScenarioError:
         return ScenarioError(self.path, key, message)
@@ -313,8 +360,10 @@ def parse_scenario(text: str, path: str | Path | None = None) -> Scenario:
         raise reader.fail("learning_rate", "missing; a scenario with a loss needs a learning rate > 0 "
                           "for its update steps")
 
-    training = _read_training(reader, doc, loss)
-    data_rng, init_rng, _ = random_streams(0 if training is None else training.seed)
+    top_seed = reader.integer(doc, "seed", "seed", 0) if "seed" in doc else None
+    training = _read_training(reader, doc, loss, top_seed)
+    seed = training.seed if training is not None else 0 if top_seed is None else top_seed
+    data_rng, init_rng, _ = random_streams(seed)
     test_x = test_d = image = held_out = None
     data_note = ""
     if "data" in doc:
@@ -331,6 +380,8 @@ def parse_scenario(text: str, path: str | Path | None = None) -> Scenario:
         d = None
 
     layers = _read_layers(reader, doc, x, init_rng)
+    if top_seed is not None and training is None and not reader.drawn:
+        raise reader.fail("seed", TEXT["seed_unused"].format(how=TEXT["seed_unused_params"] if "params" in doc else ""))
     output_shape = x.shape[:-1] + (layers[-1].units,)
 
     if "data" in doc:
@@ -365,10 +416,13 @@ def parse_scenario(text: str, path: str | Path | None = None) -> Scenario:
     return Scenario(name=name, description=description, x=x, layers=tuple(layers), loss=loss, d=d,
                     learning_rate=learning_rate, path=path, integer_arrays=frozenset(integer_arrays),
                     training=training, test_x=test_x, test_d=test_d, image=image, data_note=data_note,
-                    held_out=held_out)
+                    held_out=held_out, params_file=reader.params_file, params_note=reader.params_note,
+                    reshaped=frozenset(reader.reshaped),
+                    seed=seed if training is not None or reader.drawn else None)
 
 
-def _read_training(reader: _Reader, doc: dict, loss: str | None) -> TrainingConfig | None:
+def _read_training(reader: _Reader, doc: dict, loss: str | None, top_seed: int | None) -> TrainingConfig | None:
+    """The ``[training]`` table; its seed is the top-level ``seed`` when it gives none (both: they must agree)."""
     if "training" not in doc:
         if "data" in doc:
             raise reader.fail("training", "missing; a [data] table is for a training run, which needs a "
@@ -387,7 +441,9 @@ def _read_training(reader: _Reader, doc: dict, loss: str | None) -> TrainingConf
                           f'mini-batches of n) or "all" (batch gradient descent), found {_kind(batch)}')
     else:
         batch_size = batch
-    seed = reader.integer(table, "seed", "training.seed", 0, default=0)
+    seed = reader.integer(table, "seed", "training.seed", 0, default=0 if top_seed is None else top_seed)
+    if top_seed is not None and seed != top_seed:
+        raise reader.fail("seed", TEXT["seeds_disagree"].format(top=top_seed, training=seed))
     sampling = reader.choice(table, "sampling", "training.sampling", SAMPLINGS, "with_replacement")
     return TrainingConfig(iterations=iterations, batch_size=batch_size, seed=seed, sampling=sampling)
 
@@ -495,28 +551,29 @@ def _generate_data(reader: _Reader, table: dict, rng: np.random.Generator):
     return x, d, f"{samples} generated samples: x {what} ({count(features, 'feature')}), d = x·[{weights}] + {bias:g}"
 
 
-def _data_path(reader: _Reader, file: str) -> Path:
-    """Where ``data.file`` is: inside the scenario file's folder (or below it), never elsewhere, so that a
-    scenario from someone else cannot read the rest of the machine (no absolute paths, no ``..`` out of
-    the folder, no link that leads out of it)."""
+def _data_path(reader: _Reader, file: str, key: str = "data.file", example: str = "data/digits.npz") -> Path:
+    """Where a file the scenario names (``data.file``, ``params``) is: inside the scenario file's folder (or
+    below it), never elsewhere, so that a scenario from someone else cannot read the rest of the machine
+    (no absolute paths, no ``..`` out of the folder, no link that leads out of it)."""
     base = reader.path.parent if reader.path is not None else Path(".")
     if not file:
-        raise reader.fail("data.file", "expected the name of an .npz file beside the scenario file, found \"\"")
+        raise reader.fail(key, "expected the name of an .npz file beside the scenario file, found \"\"")
     if Path(file).is_absolute():
-        raise reader.fail("data.file", f"{file} is an absolute path; expected a file in the scenario file's folder "
-                          "or below it, named relative to it (e.g. \"data/digits.npz\")")
+        raise reader.fail(key, f"{file} is an absolute path; expected a file in the scenario file's folder "
+                          f"or below it, named relative to it (e.g. \"{example}\")")
     where = base / file
     try:
         inside = where.resolve().is_relative_to(base.resolve())
     except (OSError, RuntimeError) as exc:  # a link loop, a name too long
-        raise reader.fail("data.file", f"{file} cannot be read: {_os_problem(exc) if isinstance(exc, OSError) else exc}") from None
+        raise reader.fail(key, f"{file} cannot be read: {_os_problem(exc) if isinstance(exc, OSError) else exc}") from None
     if not inside:
-        raise reader.fail("data.file", f"{file} leads outside the scenario file's folder (through .. or a link); "
-                          "nnstep reads data files only from that folder or below it")
+        raise reader.fail(key, f"{file} leads outside the scenario file's folder (through .. or a link); "
+                          "nnstep reads the files a scenario names only from that folder or below it")
     return where
 
 
-def _npz_member(reader: _Reader, archive, key: str, file: str) -> tuple[tuple[int, ...], np.dtype]:
+def _npz_member(reader: _Reader, archive, key: str, file: str, where: str = "data.file",
+                arrays: str = "x and d") -> tuple[tuple[int, ...], np.dtype]:
     """The shape and dtype that array ``key`` of an .npz declares, read from its header alone, refused
     when it holds Python objects or would take more memory than nnstep allows."""
     import zipfile
@@ -526,81 +583,171 @@ def _npz_member(reader: _Reader, archive, key: str, file: str) -> tuple[tuple[in
         info = archive.getinfo(name)
     except KeyError:
         found = ", ".join(n.removesuffix(".npy") for n in archive.namelist()) or "none"
-        raise reader.fail("data.file", f"{file} has no array '{key}'; expected arrays x (samples × inputs) and d "
+        raise reader.fail(where, f"{file} has no array '{key}'; expected arrays x (samples × inputs) and d "
                           f"(samples × outputs), found {found}") from None
     if info.file_size > DATA_BYTES:
-        raise reader.fail("data.file", f"array {key} in {file} unpacks to {size_text(info.file_size)}; nnstep reads "
-                          f"data files of up to {size_text(DATA_BYTES)}")
+        raise reader.fail(where, f"array {key} in {file} unpacks to {size_text(info.file_size)}; nnstep reads "
+                          f".npz files of up to {size_text(DATA_BYTES)}")
     try:
         with archive.open(info) as f:
             version = np.lib.format.read_magic(f)
             read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
             shape, _, dtype = read(f)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise reader.fail("data.file", f"array {key} in {file} is not a numpy array ({exc})") from None
+        raise reader.fail(where, f"array {key} in {file} is not a numpy array ({exc})") from None
     if dtype.hasobject:
-        raise reader.fail("data.file", f"{file} holds Python objects (a pickle), which nnstep never loads; "
-                          "expected plain numeric arrays x and d")
+        raise reader.fail(where, _pickle_message(file, arrays))
     size = math.prod(shape) * dtype.itemsize
     if size > DATA_BYTES or size > info.file_size:
-        raise reader.fail("data.file", f"array {key} in {file} declares shape {_shape_text(shape)} "
+        raise reader.fail(where, f"array {key} in {file} declares shape {_shape_text(shape)} "
                           f"({size_text(size)}) but {'nnstep reads up to ' + size_text(DATA_BYTES) if size > DATA_BYTES else 'the file holds ' + size_text(info.file_size)}")
     return shape, dtype
+
+
+def _pickle_message(file: str, arrays: str) -> str:
+    """Why an .npz holding Python objects is refused."""
+    return f"{file} holds Python objects (a pickle), which nnstep never loads; expected plain numeric arrays {arrays}"
+
+
+def _open_npz(reader: _Reader, file: str, where: str, arrays: str, savez: str, example: str) -> bytes:
+    """The bytes of an ``.npz`` file the scenario names, inside its folder, checked to be a zip archive."""
+    path = _data_path(reader, file, where, example)
+    try:
+        data = read_file(path, DATA_BYTES, "an .npz file")
+    except ScenarioError as exc:
+        raise reader.fail(where, f"{file}: {exc.message}"
+                          + (" (relative to the scenario file's folder)" if exc.message == "no such file" else "")) from None
+    magic = data[:6]
+    if magic == b"\x93NUMPY":
+        raise reader.fail(where, f"{file} is a single array (.npy); expected an .npz with arrays {arrays} ({savez})")
+    if not magic.startswith(b"PK"):
+        raise reader.fail(where, f"{file} is not a numpy .npz file (an .npz is a zip archive of arrays; "
+                          f"{savez} writes one)")
+    return data
+
+
+def _npz_names(reader: _Reader, data: bytes, file: str, where: str) -> list[str]:
+    """The arrays an .npz holds, by name, from its zip directory (nothing unpacked)."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return [n.removesuffix(".npy") for n in archive.namelist()]
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise reader.fail(where, f"{file} is not a numpy .npz file ({exc})") from None
+
+
+def _load_npz(reader: _Reader, data: bytes, file: str, keys: list[str], where: str, arrays: str) -> dict[str, np.ndarray]:
+    """Arrays ``keys`` of an .npz, each checked from its header (size, no objects) before anything is
+    unpacked, then read with ``allow_pickle=False`` and checked to hold numbers (integer arrays are kept
+    as such, for the caller to note)."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            declared = [_npz_member(reader, archive, key, file, where, arrays) for key in keys]
+        reader.afford(where, sum(math.prod(shape) for shape, _ in declared), f"the arrays of {file}")
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            out = {key: archive[key] for key in keys}
+    except ScenarioError:
+        raise
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise reader.fail(where, _pickle_message(file, arrays)) from None
+        raise reader.fail(where, f"{file} is not a numpy .npz file ({exc})") from None
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        raise reader.fail(where, f"{file} is not a numpy .npz file ({exc})") from None
+    for key, a in out.items():
+        if a.dtype.kind not in "iuf":
+            raise reader.fail(where, f"array {key} in {file} has dtype {a.dtype}; expected numbers "
+                              "(integers or floats)")
+    return out
+
+
+def _finite(reader: _Reader, a: np.ndarray, key: str, file: str, where: str) -> np.ndarray:
+    """``a`` as float64, refused when it holds inf or nan."""
+    a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        raise reader.fail(where, f"array {key} in {file} has values that are not finite (inf or nan)")
+    return a
 
 
 def _read_data_file(reader: _Reader, file: str):
     """Arrays x and d from an ``.npz`` file, read as data only (no pickles), relative to the scenario file;
     their sizes are checked from the archive's headers before anything is unpacked."""
-    import zipfile
-
-    where = _data_path(reader, file)
-    try:
-        data = read_file(where, DATA_BYTES, "a data file (.npz)")
-    except ScenarioError as exc:
-        raise reader.fail("data.file", f"{file}: {exc.message}"
-                          + (" (relative to the scenario file's folder)" if exc.message == "no such file" else "")) from None
-    magic = data[:6]
-    if magic == b"\x93NUMPY":
-        raise reader.fail("data.file", f"{file} is a single array (.npy); expected an .npz with arrays x and d "
-                          "(numpy.savez(path, x=x, d=d))")
-    if not magic.startswith(b"PK"):
-        raise reader.fail("data.file", f"{file} is not a numpy .npz file (an .npz is a zip archive of arrays; "
-                          "numpy.savez(path, x=x, d=d) writes one)")
-    import io
-
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for key in ("x", "d"):
-                _npz_member(reader, archive, key, file)
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in ("x", "d")}
-    except ScenarioError:
-        raise
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise reader.fail("data.file", f"{file} holds Python objects (a pickle), which nnstep never loads; "
-                              "expected plain numeric arrays x and d") from None
-        raise reader.fail("data.file", f"{file} is not a numpy .npz file ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise reader.fail("data.file", f"{file} is not a numpy .npz file ({exc})") from None
+    where = "data.file"
+    data = _open_npz(reader, file, where, "x and d", "numpy.savez(path, x=x, d=d)", "data/digits.npz")
+    arrays = _load_npz(reader, data, file, ["x", "d"], where, "x and d")
     out = []
     for key in ("x", "d"):
         a = arrays[key]
-        if a.dtype.kind not in "iuf":
-            raise reader.fail("data.file", f"array {key} in {file} has dtype {a.dtype}; expected numbers "
-                              "(integers or floats)")
         if a.ndim != 2 or 0 in a.shape:
-            raise reader.fail("data.file", f"array {key} in {file} has shape {_shape_text(a.shape)}; expected "
+            raise reader.fail(where, f"array {key} in {file} has shape {_shape_text(a.shape)}; expected "
                               f"a matrix with one row per sample")
-        a = a.astype(np.float64)
-        if not np.all(np.isfinite(a)):
-            raise reader.fail("data.file", f"array {key} in {file} has values that are not finite (inf or nan)")
-        out.append(a)
+        out.append(_finite(reader, a, key, file, where))
     x, d = out
     if x.shape[0] != d.shape[0]:
-        raise reader.fail("data.file", f"{file}: x has {x.shape[0]} rows but d has {d.shape[0]}; expected one "
+        raise reader.fail(where, f"{file}: x has {x.shape[0]} rows but d has {d.shape[0]}; expected one "
                           "row of each per sample")
     return x, d, f"{file}: {x.shape[0]} samples of {x.shape[1]} inputs"
+
+
+def _read_params(reader: _Reader, file: Any, layers: int) -> dict[str, np.ndarray]:
+    """``params = "net.npz"``: the arrays W1, b1, W2, … of a network of ``layers`` layers, as the course's
+    notebook holds them (``np.savez("net.npz", **network)``), exactly those names, numbers only, finite."""
+    where = "params"
+    if not isinstance(file, str):
+        raise reader.fail(where, f"expected the name of an .npz file of W1, b1, W2, b2, … beside the scenario "
+                          f"file, found {_kind(file)}")
+    data = _open_npz(reader, file, where, PARAMS_ARRAYS, "numpy.savez(path, **network)", "net.npz")
+    found = _npz_names(reader, data, file, where)
+    expected = names.parameters(layers)
+    shown = visible(file)
+    missing = [n for n in expected if n not in found]
+    extra = [n for n in found if n not in expected]
+    if missing:
+        close = [(e, _suggest(e, missing)) for e in extra]
+        rename = next((TEXT["params_rename"].format(extra=e, wanted=hint.split("'")[1]) for e, hint in close if hint), "")
+        raise reader.fail(where, TEXT["params_missing"].format(
+            file=shown, arrays="array" if len(missing) == 1 else "arrays", missing=", ".join(missing),
+            expected=", ".join(expected), layers=layers, found=", ".join(found) or "none", rename=rename))
+    if extra:
+        raise reader.fail(where, TEXT["params_extra"].format(
+            file=shown, extra=", ".join(extra), suggestion=_suggest(extra[0], expected),
+            expected=", ".join(expected), layers=layers))
+    arrays = _load_npz(reader, data, file, expected, where, PARAMS_ARRAYS)
+    for key, a in arrays.items():
+        if a.dtype.kind in "iu":
+            reader.integer_arrays.add(key)
+        arrays[key] = _finite(reader, a, key, file, where)
+    reader.params_file = shown
+    return arrays
+
+
+def _file_parameters(reader: _Reader, arrays: dict[str, np.ndarray], l: int, last: int, inputs: int):
+    """Layer ``l``'s W and b from a params file, the course's shapes of a one-unit output layer (a 1-D W,
+    a number b) read as a column and a vector of one; any other shape is left for the usual checks."""
+    file = reader.params_file
+    W_name, b_name = names.param("W", l), names.param("b", l)
+    W, b = arrays[W_name], arrays[b_name]
+    if W.ndim == 1 and l == last and W.shape[0] == inputs:
+        W = W.reshape(inputs, 1)
+        reader.reshaped.add(W_name)
+        reader.notes.append(TEXT["params_W_read"].format(name=W_name, n=inputs, shape=_shape_text(W.shape)))
+    if W.ndim != 2 or 0 in W.shape:
+        hint = TEXT["params_W_vector"].format(inputs=inputs) if W.ndim == 1 else ""
+        raise reader.fail("params", TEXT["params_W_shape"].format(name=W_name, file=file, shape=_shape_text(W.shape),
+                                                                  hint=hint))
+    if b.ndim == 0 and l == last and W.shape[1] == 1:
+        b = b.reshape(1)
+        reader.reshaped.add(b_name)
+        reader.notes.append(TEXT["params_b_read"].format(name=b_name))
+    if b.ndim != 1:
+        raise reader.fail("params", TEXT["params_b_shape"].format(
+            name=b_name, file=file, shape=_shape_text(b.shape), hint=TEXT["params_b_number"] if b.ndim == 0 else ""))
+    return W, b
 
 
 def _seed_name(key: str) -> str:
@@ -625,14 +772,30 @@ def _read_layers(reader: _Reader, doc: dict, x: np.ndarray, rng: np.random.Gener
                               f"found {_kind(table)}")
     if not tables:
         raise reader.fail("layers", "expected at least one [[layers]] table, found none")
+    params = None
+    if "params" in doc:
+        for i, table in enumerate(tables):
+            for key in ("W", "b", "units", "init", "scale"):
+                if key in table:
+                    raise reader.fail(f"layers[{i}].{key}", TEXT["params_and_units"].format(
+                        key=key, file=visible(str(doc["params"]))))
+        params = _read_params(reader, doc["params"], len(tables))
 
     layers: list[Layer] = []
     inputs, inputs_from = x.shape[-1], f"x has shape {_shape_text(x.shape)}"
     for i, table in enumerate(tables):
         where = f"layers[{i}]"
         reader.check_keys(table, LAYER_KEYS, where)
-        if "units" in table:
+        # What the messages call W and b: the table's keys, or the arrays of the params file.
+        W_key, b_key, W_said, b_said = f"{where}.W", f"{where}.b", f"{where}.W", ""
+        if params is not None:
+            W, b = _file_parameters(reader, params, i + 1, len(tables), inputs)
+            W_key = b_key = "params"
+            W_said = names.param("W", i + 1)
+            b_said = f"{names.param('b', i + 1)} in {reader.params_file}: "
+        elif "units" in table:
             W, b = _initial_parameters(reader, table, where, inputs, rng)
+            reader.drawn = True
         else:
             for key in ("init", "scale"):
                 if key in table:
@@ -654,14 +817,16 @@ def _read_layers(reader: _Reader, doc: dict, x: np.ndarray, rng: np.random.Gener
         if W.shape[0] != inputs:
             transposed = " (is W transposed? it needs one row per input, one column per unit)" \
                 if W.shape[1] == inputs else ""
-            raise reader.fail(f"{where}.W", f"expected {inputs} rows, one per input ({inputs_from}), "
+            in_file = f"{W_said} in {reader.params_file}: " if params is not None else ""
+            raise reader.fail(W_key, f"{in_file}expected {inputs} rows, one per input ({inputs_from}), "
                               f"found shape {_shape_text(W.shape)}{transposed}")
         if b.shape != (W.shape[1],):
-            raise reader.fail(f"{where}.b", f"expected shape {_shape_text((W.shape[1],))}, one bias per "
-                              f"unit ({where}.W has shape {_shape_text(W.shape)}), found shape "
+            raise reader.fail(b_key, f"{b_said}expected shape {_shape_text((W.shape[1],))}, one bias per "
+                              f"unit ({W_said} has shape {_shape_text(W.shape)}), found shape "
                               f"{_shape_text(b.shape)}")
         layers.append(Layer(W=W, b=b, activation=activation))
-        inputs, inputs_from = W.shape[1], f"{where}.W has shape {_shape_text(W.shape)}"
+        inputs, inputs_from = W.shape[1], f"{W_said} has shape {_shape_text(W.shape)}"
+    reader.params_note = "; ".join(reader.notes)
     return layers
 
 

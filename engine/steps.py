@@ -13,6 +13,7 @@ recompute any iteration from a parameter checkpoint instead of keeping every arr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 from typing import Literal, Mapping, Sequence, get_args
 
@@ -375,3 +376,20 @@ class Iteration:
         new = {(s.layer, s.param): s.value for s in self.steps if s.kind == "update"}
         return tuple(Layer(W=new.get((l, "W"), layer.W), b=new.get((l, "b"), layer.b), activation=layer.activation)
                      for l, layer in enumerate(self.layers, start=1))
+
+    @property
+    def loss(self) -> float | None:
+        """The loss on the batch, before the update (None for a forward-only run)."""
+        return next((float(s.value) for s in self.steps if s.kind == "loss"), None)
+
+    @cached_property
+    def loss_after_update(self) -> float | None:
+        """The loss that the updated parameters give on this same batch (None for a forward-only run): did
+        the update lower it, and by how much. The forward pass and the loss of :func:`compute_pass`."""
+        if self.scenario.loss is None:
+            return None
+        layers = self.final_layers()
+        acts = [ACTIVATIONS[layer.activation] for layer in layers]
+        with np.errstate(all="ignore"):
+            p = compute_pass([l.W for l in layers], [l.b for l in layers], acts, self.x, None, None, None)
+            return float(LOSSES[self.scenario.loss].value(p.us[-1], p.zs[-1], self.d))

@@ -105,8 +105,12 @@ def test_json_contract(name):
     result = cli_run("trace", name, "--format", "json")
     doc = json.loads(result.stdout)
     training = doc["scenario"]["training"] is not None
-    assert set(doc) == ({"scenario", "steps", "iterations"} if training else {"scenario", "steps"})
+    assert set(doc) == ({"scenario", "steps", "iterations"} if training else {"scenario", "steps", "loss_after_update"})
     assert isinstance(doc["scenario"], dict)
+    # The loss the updated parameters give on the same batch: the document's own for one iteration, else
+    # each traced iteration's; null without a loss.
+    afters = [one["loss_after_update"] for one in doc["iterations"]] if training else [doc["loss_after_update"]]
+    assert all((type(a) is float) if name in WITH_LOSS else a is None for a in afters), afters
     steps = doc["steps"]
     assert steps
     for step in steps:

@@ -75,7 +75,7 @@ def test_readme_explain_example_is_what_nnstep_prints():
     block = re.search(r"```\n  \$ nnstep explain classify_2_3_4 delta1 2\n(.*?)  ```", README, re.S)
     assert block, "README has no example of nnstep explain"
     out = subprocess.run([sys.executable, "-m", "nnstep", "explain", "classify_2_3_4", "delta1", "2"], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout
+                         capture_output=True, text=True, check=True, env={**os.environ, "COLUMNS": "96"}).stdout
 
     def rounded(text: str) -> str:
         return re.sub(r"\d+\.\d+(e-?\d+)?", lambda m: f"{float(m.group()):.10g}", text)
