@@ -121,7 +121,9 @@ def _parser():
     compare.add_argument("--iteration", metavar="N", type=_positive, default=1,
                          help="a training run's iteration to compare with, counted from 1 (default 1)")
     compare.add_argument("--rtol", metavar="R", type=_tolerance, default=None,
-                         help="relative tolerance for arrays given in binary (.npz, .json); default 1e-9")
+                         help="relative tolerance, on top of a printout's printed precision; default 1e-9. "
+                              "A large one can let a wrong update match: an update changes a parameter by "
+                              "only learning_rate·gradient")
     compare.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
 
     verbs.add_parser("list", prog="nnstep list", help="list the bundled scenarios",

@@ -12,15 +12,21 @@ resolution is what the number was printed at (0 for binary files), and rtol (1e-
 the last digits that another order of the same operations changes. For an array that differs, the step is
 recomputed from the student's own inputs to it (theirs where they gave them, so that an early error does
 not hide a later one): first as it should be (when that gives their numbers, the step is right and the
-difference comes from earlier), then with each classic mistake of :mod:`nnstep.engine.mistakes`.
+difference comes from earlier), then with each classic mistake of :mod:`nnstep.engine.mistakes`. At an
+update the tolerance beyond the default's is at most half the update itself, so that no ``--rtol`` lets
+an update of the wrong sign match. A loss that differs only as the course's cross_entropy_error makes it
+is marked :attr:`ArrayResult.course_quirk`: it differs, but no later step reads it, so it is never
+:attr:`Comparison.first_divergence`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import io
 import json
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -69,12 +75,14 @@ TEXT = {
     "json_array": "{name}: expected a number or nested lists of numbers, found {found}",
     "json_not_finite": "{name} holds \"{found}\"; nnstep compares finite numbers (did the run overflow?)",
     "json_ragged": "{name}: rows of different lengths; expected a number, a vector or a matrix",
-    "json_steps": "a JSON trace with no step of iteration {n}; it holds iteration{s} {have}",
+    "json_steps": "a JSON trace with no step of iteration {n}; it holds iteration{s} {have}: compare it with "
+                  "--iteration {first}",
     "json_step": "steps[{i}] has no name and value; expected nnstep's JSON trace (nnstep trace FILE --format json)",
     "nothing": "holds no array that nnstep knows ({found}); nnstep names them {expected}",
     "nothing_found": "found no arrays",
     # How MINE was read, and what the comparison noticed.
-    "reshaped": "your {name} has shape {theirs}, ours {ours}: compared entry by entry",
+    "reshaped": "shapes that differ from ours only by axes of length one, compared entry by entry: {arrays}",
+    "reshaped_one": "your {name} {theirs} (ours {ours})",
     "course_loss": "{label} matches the course's value {value}, not ours {ours}. {why}",
     "exact_loss": "{label} matches ours, {value}, the exact loss, not the {course} of the course's "
                   "cross_entropy_error (which adds 1e-7 inside the log)",
@@ -98,12 +106,36 @@ TEXT = {
                "({rel} relative)",
     "differs_shape": "DIFFERS in shape: ours {ours}, yours {theirs}",
     "unknown": "not compared: nnstep has no array '{name}'{hint}",
+    "unknown_label": "not compared: *** {name} *** is not a label nnstep reads{hint}",
     "hint": " (did you mean {suggestion}?)",
     "likely": "likely: ",
     "first": "first difference: {name}, step {index}/{total} ({phase}, {where}: {formula})",
     "layer": "layer {l}",
     "output": "output",
     "all_match": "everything you gave matches ({n} array{s})",
+    "all_match_but": "everything compared matches ({n} array{s}), but {k} of what you gave {were} not compared "
+                     "(above)",
+    "quirk_only": "{why}; everything else matches ({n} array{s})",
+    "quirk_only_but": "{why}; everything else compared matches ({n} array{s}), but {k} of what you gave {were} "
+                      "not compared (above)",
+    "quirk_then": "{why}; no later step reads the loss, so the runs part later:",
+    "why_course_one_hot": "your {name} is the course's cross_entropy_error (1e-7 inside the log)",
+    "why_epsilon": "your {name} is the course's cross_entropy_error (1e-7 inside the log)",
+    "why_course_soft": "your {name} is the course's cross_entropy_error (the argmax of soft targets, 1e-7 inside "
+                       "the log)",
+    "why_course_unit": "your {name} is the course's cross_entropy_error on one output unit (−log(y + 1e-7) "
+                       "whatever the label)",
+    "loose_update": "the tolerance at {arrays} is as large as the update itself (learning_rate·|grad|): there "
+                    "an update of the wrong sign or size would match too; a smaller --rtol, or more printed "
+                    "digits, tells them apart",
+    "loose_one": "{name} ({n} of {size} entries)",
+    "rounded": "Your numbers agree with ours to the digits they carry ({digits}): rounded, as a printout is? "
+               "Give the printout itself, or --rtol {rtol}.",
+    "digits_dec": "{n} decimals",
+    "swapped": "Your {name} holds our {other}, and your {other} our {name}: their labels or names swapped?",
+    "typo": "Only this array differs, and the steps that read it ({readers}) match, as does every later step: "
+            "a typo in it?",
+    "digits_sig": "{n} significant digits",
     "notes": "notes:",
 }
 
@@ -169,6 +201,12 @@ class ArrayResult:
     cause: str | None
     #: A did-you-mean for an unknown name.
     suggestion: str | None
+    #: Which sentence ``cause`` is: a key of :data:`nnstep.engine.mistakes.TEXT` (a mistake, ``earlier``,
+    #: ``none``) or ``rounded``; None when nothing differs.
+    cause_key: str | None = None
+    #: A difference that the course's own functions make and no later step reads (a loss computed with the
+    #: course's cross_entropy_error): it differs, but the runs do not part there.
+    course_quirk: bool = False
 
 
 @dataclass(frozen=True)
@@ -359,7 +397,8 @@ def _trace_arrays(steps: list, iteration: Iteration) -> tuple[dict, dict]:
                 inputs.setdefault(k, v)
     if not found:
         listed = ", ".join(str(n) for n in sorted(have)) or "none"
-        raise MineError(TEXT["json_steps"].format(n=iteration.number, s="s" if len(have) != 1 else "", have=listed))
+        raise MineError(TEXT["json_steps"].format(n=iteration.number, s="s" if len(have) != 1 else "", have=listed,
+                                                  first=min(have, default=1)))
     return found, inputs
 
 
@@ -387,12 +426,36 @@ def _json_array(name: str, value) -> np.ndarray:
     return _checked(name, array)
 
 
-def _suggest(name: str, known_names: list[str]) -> str | None:
+def _suggest(name: str, known_names: list[str], aliases: dict[str, str] | None = None) -> str | None:
+    """A did-you-mean: the name in another case or width, a common other name for it (dW1, W1_new), or the
+    closest known name."""
     lower = {k.lower(): k for k in known_names}
-    if name.lower() in lower:
-        return lower[name.lower()]
-    close = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
+    word = unicodedata.normalize("NFKC", name).lower()
+    if word in lower:
+        return lower[word]
+    alias = {k.lower(): v for k, v in (aliases or {}).items()}.get(word)
+    if alias in known_names:
+        return alias
+    close = difflib.get_close_matches(word, list(lower), n=1, cutoff=0.6)
     return lower[close[0]] if close else None
+
+
+def _aliases(L: int) -> dict[str, str]:
+    """Other names students give nnstep's arrays: dW1, grad["W1"] and dE_dW1 for grad_W1, dE_du2 for
+    delta2, W1_new for the updated W1."""
+    out: dict[str, str] = {}
+    for l in range(1, L + 1):
+        u = names.u(l)
+        for prefix in ("d", "dE_d", "dEd", "dE/d", "d_"):
+            out[prefix + u] = names.delta(l)
+        for kind in names.PARAMS:
+            p = names.param(kind, l)
+            for alias in ("d" + p, "d_" + p, "dE_d" + p, "dEd" + p, "dE/d" + p, "grad" + p, f'grad["{p}"]',
+                          f"grad['{p}']", f"grads['{p}']", f'grads["{p}"]'):
+                out[alias] = names.grad(kind, l)
+            for alias in (p + "_new", "new_" + p, p + "_updated", p + "_after", p + "_next"):
+                out[alias] = p
+    return out
 
 
 def _by_name(path: str, arrays: dict[str, np.ndarray], inputs: dict[str, np.ndarray], iteration: Iteration,
@@ -408,7 +471,7 @@ def _by_name(path: str, arrays: dict[str, np.ndarray], inputs: dict[str, np.ndar
         elif name in start:
             given_inputs.setdefault(name, array)
         else:
-            unknown[visible(name)] = _suggest(name, list(steps) + list(start))
+            unknown[visible(name)] = _suggest(name, list(steps) + list(start), _aliases(len(iteration.layers)))
     if not outputs:
         found = ", ".join(visible(n) for n in arrays) or TEXT["nothing_found"]
         raise MineError(TEXT["nothing"].format(found=found, expected=_expected(iteration)))
@@ -456,22 +519,34 @@ def _align(shape: tuple[int, ...], theirs: np.ndarray, res: np.ndarray | None = 
     res = np.zeros(theirs.shape) if res is None else res
     if theirs.shape == shape:
         return theirs, res, shown
-    if theirs.ndim == len(shape):
-        return None
-    squeezed = tuple(n for n in theirs.shape if n != 1)
-    if theirs.size == math.prod(shape) and squeezed == tuple(n for n in shape if n != 1):
+    if printout.same_but_ones(shape, theirs.shape):
         return theirs.reshape(shape), res.reshape(shape), None if shown is None else shown.reshape(shape)
     return None
 
 
+def _relative(array: np.ndarray) -> np.ndarray:
+    """|array| + its largest |entry|: what a relative tolerance is taken of."""
+    size = np.abs(array)
+    return size + float(np.max(size[np.isfinite(size)], initial=0.0))
+
+
+def _tolerance(ours: np.ndarray, res: np.ndarray, rtol: float, change: np.ndarray | None = None) -> np.ndarray:
+    """Per cell, how far theirs may be from ours: the resolution and the relative tolerance. For an update
+    (``change`` = after − before), the relative tolerance is at most half the change itself (beyond the
+    default's), so that a large --rtol cannot let an update of the wrong sign, or none, match."""
+    eps = 4 * np.finfo(float).eps
+    with np.errstate(all="ignore"):
+        tol = res * (1 + 1e-9) + (rtol + eps) * _relative(ours)
+        if change is not None:
+            tol = np.minimum(tol, res * (1 + 1e-9) + 0.5 * np.abs(change) + (DEFAULT_RTOL + eps) * _relative(ours))
+    return tol
+
+
 def _differing(ours: np.ndarray, theirs: np.ndarray, res: np.ndarray, shown: np.ndarray | None,
-               rtol: float) -> np.ndarray:
+               rtol: float, change: np.ndarray | None = None) -> np.ndarray:
     """True where |theirs − ours| exceeds the resolution and the relative tolerance (cells printed only)."""
     with np.errstate(all="ignore"):
-        size = np.abs(ours)
-        scale = float(np.max(size[np.isfinite(size)], initial=0.0))
-        tol = res * (1 + 1e-9) + (rtol + 4 * np.finfo(float).eps) * (size + scale)
-        out = ~(np.abs(theirs - ours) <= tol)
+        out = ~(np.abs(theirs - ours) <= _tolerance(ours, res, rtol, change))
     if shown is not None:
         out &= shown
     return out
@@ -499,12 +574,18 @@ class _Run:
         self.ours = {**start, **{s.name: s.value for s in iteration.steps if s.kind != "update"}}
         self.theirs: dict[str, np.ndarray] = {}
         self.res: dict[str, np.ndarray] = {}
+        #: Arrays whose shapes differ from ours by axes of length one only (one note for all).
+        self.reshaped: list[str] = []
         for name, array in mine.inputs.items():
             self._take(name, array, mine.input_cells.get(name), self.ours[name], True)
         for name, array in mine.arrays.items():
             step = self.steps[name]
             self._take(name, array, mine.cells.get(name), step.value, False, used=step.kind != "update")
+        if self.reshaped:
+            self.notes.append(TEXT["reshaped"].format(arrays=", ".join(self.reshaped)))
         self._probes: list[known.Source] | None = None
+        #: Updates whose tolerance is as large as their change somewhere.
+        self.loose: list[str] = []
 
     def _take(self, name: str, array: np.ndarray, cells: Cells | None, ours: np.ndarray, input_: bool,
               used: bool = True) -> None:
@@ -532,7 +613,8 @@ class _Run:
                     name=name, what=self._what(name), index=list(index), theirs=exact(t[index]),
                     ours=exact(ours[index])))
         elif array.shape != ours.shape:
-            self.notes.append(TEXT["reshaped"].format(name=name, theirs=shape_label(array), ours=shape_label(ours)))
+            self.reshaped.append(TEXT["reshaped_one"].format(name=name, theirs=shape_label(array),
+                                                             ours=shape_label(ours)))
 
     def _what(self, name: str) -> str:
         L = len(self.iteration.layers)
@@ -571,19 +653,24 @@ class _Run:
         ours = step.value
         aligned = _align(ours.shape, raw, res, shown_raw)
         if aligned is None:
-            cause = self.cause(step, raw, res, shown_raw)
+            cause, key = self.cause(step, raw, res, shown_raw)
             return ArrayResult(name, step, "differs", raw, None, None, None, None, None, None,
-                               (ours.shape, raw.shape), cause, None)
+                               (ours.shape, raw.shape), cause, None, key)
         t, r, shown = aligned
-        differing = _differing(ours, t, r, shown, self.rtol)
+        change = self._change(step) if step.kind == "update" else None
+        differing = _differing(ours, t, r, shown, self.rtol, change)
+        if change is not None:
+            self._loose_update(step, r, change)
         if step.kind == "loss" and self.mine.source == "printout" and LOSSES[step.loss].classifier:
             differing = self._printed_loss(step, t, r, differing)
         if not np.any(differing):
             return ArrayResult(name, step, "match", raw, differing, None, None, None,
                                *_scale_differences(ours, t, shown), None, None, None)
         index = tuple(int(i) for i in np.argwhere(differing)[0])
+        cause, key = self.cause(step, raw, res, shown_raw)
         return ArrayResult(name, step, "differs", raw, differing, index, float(ours[index]), float(t[index]),
-                           *_scale_differences(ours, t, shown), None, self.cause(step, raw, res, shown_raw), None)
+                           *_scale_differences(ours, t, shown), None, cause, None, key,
+                           step.kind == "loss" and key in known.COURSE_LOSS)
 
     def _printed_loss(self, step: Step, theirs: np.ndarray, res: np.ndarray, differing: np.ndarray) -> np.ndarray:
         """A printed classifier's loss matches ours or the course's cross_entropy_error (1e-7 inside the
@@ -593,15 +680,18 @@ class _Run:
         if not np.any(_differing(course, theirs, res, None, self.rtol)) and np.any(differing):
             self.notes.append(TEXT["course_loss"].format(label=printout.LOSS, value=exact(theirs[()]),
                                                          ours=exact(step.value[()]),
-                                                         why=known.TEXT[known.course_loss_key(y, d)]))
+                                                         why=known.TEXT[known.course_loss_key(y, d)].format(
+                                                             **known.course_loss_words(y, d, step.value))))
             return np.zeros_like(differing)
         if not np.any(differing) and np.any(_differing(step.value, course, np.zeros(()), None, self.rtol)):
             self.notes.append(TEXT["exact_loss"].format(label=printout.LOSS, value=exact(theirs[()]),
                                                         course=exact(course[()])))
         return differing
 
-    def cause(self, step: Step, theirs: np.ndarray, res: np.ndarray, shown: np.ndarray | None) -> str:
-        """The likely mistake behind ``theirs`` (in their shape): the first recomputation that gives it."""
+    def cause(self, step: Step, theirs: np.ndarray, res: np.ndarray,
+              shown: np.ndarray | None) -> tuple[str, str]:
+        """The likely mistake behind ``theirs`` (in their shape): the first recomputation that gives it, as
+        (its sentence, its key)."""
         source, probes = self.source(), self.probes()
         tried: list[np.ndarray] = []
 
@@ -638,20 +728,92 @@ class _Run:
             tried.append(value)
             return True
 
+        L = len(self.iteration.layers)
         right = known.correct(step)
         value = value_of(right)
+        differing = [k for k in step.inputs if self._input_differs(k)]
+        given = ", ".join(k for k in step.inputs if k in self.theirs)
         if value is not None:
             new(value)
-            differing = [k for k in step.inputs if self._input_differs(k)]
             if differing and gives(right, value):
-                given = [k for k in step.inputs if k in self.theirs]
-                return known.TEXT["earlier"].format(name=step.name, given=", ".join(given),
-                                                    differing=", ".join(differing))
+                return known.TEXT["earlier"].format(name=step.name, given=given,
+                                                    differing=", ".join(differing)), "earlier"
         for mistake in known.mistakes(step, self.iteration):
             value = value_of(mistake.compute)
             if value is not None and new(value) and gives(mistake.compute, value):
-                return mistake.sentence(step.name)
-        return known.TEXT["none"]
+                read = [k for k in (names.z(L, L), "d") if k in self.theirs]  # what the course's function reads
+                if mistake.key in known.COURSE_LOSS and any(self._input_differs(k) for k in read):
+                    return known.TEXT["earlier_course"].format(
+                        name=step.name, given=", ".join(read),
+                        differing=", ".join(k for k in read if self._input_differs(k))), "earlier"
+                return mistake.sentence(step.name), mistake.key
+        rounded = self._rounded(step, theirs, res, shown)
+        if rounded is not None:
+            return rounded, "rounded"
+        return known.TEXT["none"], "none"
+
+    def matches_ours(self, theirs_name: str, step: Step) -> bool:
+        """Whether MINE's array ``theirs_name`` matches our array of ``step`` (another step's)."""
+        cells = self.mine.cells.get(theirs_name)
+        raw = self.mine.arrays[theirs_name]
+        aligned = _align(step.value.shape, raw, None if cells is None else cells.resolution,
+                         None if cells is None else cells.shown)
+        return aligned is not None and not np.any(_differing(step.value, *aligned, self.rtol))
+
+    def second_looks(self, results: list[ArrayResult]) -> list[ArrayResult]:
+        """What only the whole comparison shows: two arrays that hold each other's numbers (labels swapped),
+        and one array that differs alone while the steps that read it match (a typo)."""
+        differs = [r for r in results if r.status == "differs" and r.cause_key in ("none", "earlier")]
+        out = {r.name: r for r in results}
+        for i, a in enumerate(differs):
+            for b in differs[i + 1:]:
+                if self.matches_ours(a.name, b.step) and self.matches_ours(b.name, a.step):
+                    for x, y in ((a, b), (b, a)):
+                        out[x.name] = dataclasses.replace(
+                            out[x.name], cause=TEXT["swapped"].format(name=x.name, other=y.name), cause_key="swapped")
+        for r in results:
+            if out[r.name].cause_key != "none":
+                continue
+            later = [x for x in results if x.step is not None and x.step.index > r.step.index]
+            readers = [x for x in later if r.name in x.step.inputs and x.status == "match"]
+            if readers and not [x for x in later if x.status == "differs" and not x.course_quirk]:
+                out[r.name] = dataclasses.replace(r, cause=TEXT["typo"].format(
+                    readers=", ".join(x.name for x in readers)), cause_key="typo")
+        return [out[r.name] for r in results]
+
+    def _change(self, step: Step) -> np.ndarray:
+        """What our update changes a parameter by (after − before)."""
+        param = next(iter(step.inputs))
+        return step.value - step.inputs[param]
+
+    def _loose_update(self, step: Step, res: np.ndarray, change: np.ndarray) -> None:
+        """Remember an update whose tolerance is as large as the change itself somewhere (a wrong update
+        could match there)."""
+        moved = change != 0
+        loose = moved & (_tolerance(step.value, res, self.rtol, change) >= np.abs(change))
+        if np.any(loose):
+            self.loose.append(TEXT["loose_one"].format(name=step.name, n=int(loose.sum()), size=int(moved.sum())))
+
+    def _rounded(self, step: Step, theirs: np.ndarray, res: np.ndarray, shown: np.ndarray | None) -> str | None:
+        """Numbers typed or saved from a printout: theirs are ours rounded to the digits they carry."""
+        aligned = _align(step.value.shape, theirs)
+        if np.any(res) or shown is not None or aligned is None:
+            return None
+        t, ours = aligned[0], step.value
+        numbers = [printout.number_of(float(v)) for v in t.flat]
+        carried = np.array([n.resolution(0) for n in numbers]).reshape(t.shape)
+        with np.errstate(all="ignore"):
+            diff = np.abs(t - ours)
+            if not np.all(diff <= carried * (1 + 1e-9) + _tolerance(ours, np.zeros(ours.shape), DEFAULT_RTOL)):
+                return None
+            needed = float(np.max(diff / _relative(ours)))
+        if not 0 < needed < 1e-3:
+            return None
+        if any(n.scientific for n in numbers):
+            digits = TEXT["digits_sig"].format(n=min(n.significant for n in numbers))
+        else:
+            digits = TEXT["digits_dec"].format(n=max(n.decimals for n in numbers))
+        return TEXT["rounded"].format(digits=digits, rtol=f"1e{math.ceil(math.log10(needed))}")
 
     def _input_differs(self, name: str) -> bool:
         if name not in self.theirs:
@@ -676,10 +838,12 @@ def _pattern(shape: tuple[int, ...], k: int, name: str) -> np.ndarray:
 def compare(iteration: Iteration, mine: Mine, rtol: float = DEFAULT_RTOL) -> Comparison:
     """Every step's array of ``iteration`` against MINE's, in step order, then MINE's unknown names."""
     run = _Run(iteration, mine, rtol)
-    results = [run.result(step) for step in iteration.steps]
+    results = run.second_looks([run.result(step) for step in iteration.steps])
     results += [ArrayResult(name, None, "unknown", None, None, None, None, None, None, None, None, None, hint)
                 for name, hint in mine.unknown.items()]
-    first = next((r.name for r in results if r.status == "differs"), None)
+    first = next((r.name for r in results if r.status == "differs" and not r.course_quirk), None)
+    if run.loose:
+        run.notes.append(TEXT["loose_update"].format(arrays=", ".join(run.loose)))
     return Comparison(iteration, tuple(results), first, tuple(mine.notes) + tuple(run.notes))
 
 
@@ -700,7 +864,8 @@ def as_json(comparison: Comparison, mine: Mine | None = None) -> dict:
             name=r.name, step=None if s is None else s.index, status=r.status,
             first_index=None if r.first_index is None else list(r.first_index),
             ours=number(r.ours_at), theirs=number(r.theirs_at), max_abs=number(r.max_abs),
-            max_rel=number(r.max_rel), cause=r.cause, suggestion=r.suggestion,
+            max_rel=number(r.max_rel), cause=r.cause, suggestion=r.suggestion, cause_key=r.cause_key,
+            course_quirk=r.course_quirk,
             phase=None if s is None else s.phase, layer=None if s is None else s.layer,
             formula=None if s is None else s.formula,
             shapes=None if r.shapes is None else {"ours": list(r.shapes[0]), "theirs": list(r.shapes[1])},
@@ -733,7 +898,7 @@ def render_text(comparison: Comparison, mine: Mine, width: int = 100, file: str 
         head = (f"{r.step.index + 1:>{number_width}}" if r.step else " " * number_width) + f"  {r.name:<{name_width}}  "
         if r.status == "unknown":
             hint = TEXT["hint"].format(suggestion=r.suggestion) if r.suggestion else ""
-            body = TEXT["unknown"].format(name=r.name, hint=hint)
+            body = TEXT["unknown_label" if mine.source == "printout" else "unknown"].format(name=r.name, hint=hint)
         elif r.status in ("match", "missing"):
             body = TEXT[r.status]
         elif r.shapes is not None:
@@ -747,7 +912,11 @@ def render_text(comparison: Comparison, mine: Mine, width: int = 100, file: str 
         if r.cause:
             lines += _hang(" " * len(head) + TEXT["likely"], wrap(r.cause, max(30, width - len(head) - 8)))
     lines.append("")
+    quirks = [r for r in comparison.arrays if r.course_quirk]
+    why = ", ".join(TEXT["why_" + r.cause_key].format(name=r.name) for r in quirks)
     if comparison.first_divergence is not None:
+        if quirks:
+            lines += wrap(TEXT["quirk_then"].format(why=why), width)
         r = next(r for r in comparison.arrays if r.name == comparison.first_divergence and r.step is not None)
         s = r.step
         lines += wrap(TEXT["first"].format(name=s.name, index=s.index + 1, total=len(it.steps), phase=s.phase,
@@ -758,7 +927,10 @@ def render_text(comparison: Comparison, mine: Mine, width: int = 100, file: str 
             lines += _hang("  " + TEXT["likely"], wrap(r.cause, width - 10))
     else:
         n = counts["match"]
-        lines.append(TEXT["all_match"].format(n=n, s="s" if n != 1 else ""))
+        unknown = sum(r.status == "unknown" for r in comparison.arrays)
+        key = ("quirk_only" if quirks else "all_match") + ("_but" if unknown else "")
+        lines += wrap(TEXT[key].format(n=n, s="s" if n != 1 else "", why=why, k=unknown,
+                                       were="was" if unknown == 1 else "were"), width)
     if comparison.notes:
         lines += ["", TEXT["notes"]]
         for note in comparison.notes:

@@ -9,7 +9,9 @@ The mistakes, by kind of step:
   course's SGD try-it's ``d_sigmoid(z1)``), another activation's derivative (at the input or the output),
   ``W`` not transposed (a square ``W``), or ``W`` already updated;
 - the output delta and the loss: the batch handled wrongly (a sum where the mean belongs, or the other way
-  round; for a loss that averages over every element, divided by the batch size only); the loss with the
+  round; for a loss that averages over every element, divided by the batch size only; a 1-D target's
+  classes taken as its batch, as the course's ``d_softmax_with_loss`` does); the delta with its sign
+  flipped (``d − y``, the course's (d, y) arguments swapped); the loss with the
   course's ``+1e-7`` inside the log, or its ``argmax`` of soft targets;
 - a gradient: a mean over the batch where the sum belongs, transposed, a bias gradient not summed or
   summed along the wrong axis;
@@ -26,7 +28,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from nnstep.engine import names
-from nnstep.engine.ops import ACTIVATIONS, LOSSES, Activation, batch_size, seed_cross_entropy
+from nnstep.engine.ops import ACTIVATIONS, LOSSES, Activation, _first_difference, batch_size, seed_cross_entropy
 from nnstep.engine.steps import Iteration, Step, affine, grad_W, hidden_delta, recompute, update
 
 #: The name an update step reads the learning rate by.
@@ -36,6 +38,8 @@ LEARNING_RATE = "learning_rate"
 TEXT = {
     "earlier": "{name} is what this step gives from your own {given}: the step itself is right, and the "
                "difference comes from earlier, from your {differing}.",
+    "earlier_course": "{name} is what the course's cross_entropy_error (1e-7 inside the log) gives from your own "
+                      "{given}: the difference comes from earlier, from your {differing}.",
     "none": "No known mistake explains it: recomputed from your own inputs with each of the usual mistakes, "
             "none gives your numbers.",
     "left_out": "The activation's derivative left out: {name} is {back} with no ⊙ {act}'({u}) after it.",
@@ -53,18 +57,23 @@ TEXT = {
     "transposed_forward": "{W} transposed: {prev}·{W}ᵀ instead of {prev}·{W} (numpy raised no error because {W} "
                           "is square).",
     "updated_forward": "The forward pass run with {W} and {b} already updated, not with the parameters the "
-                       "iteration starts from.",
+                       "iteration starts from (a cell run twice?).",
     "other_activation": "{other} applied where the layer's activation is {act}: {name} = {other}({u}).",
     "whole_batch": "{act} taken over the whole batch at once instead of row by row (each sample on its own), "
                    "as the course's softmax does with anything but a matrix.",
     "columns": "{act} taken down the columns (axis 0) instead of along each row.",
-    "course_one_hot": "The course's cross_entropy_error: it adds 1e-7 inside the log, which changes the loss "
-                      "from about the 7th significant digit.",
+    "course_one_hot": "The course's cross_entropy_error: it adds 1e-7 inside the log (its loss and ours"
+                      "{difference}).",
     "course_soft": "The course's cross_entropy_error: it reads the soft targets d as the one-hot labels of their "
                    "argmax, and adds 1e-7 inside the log.",
     "course_unit": "The course's multi-class cross_entropy_error on one output unit: the argmax of a one-entry "
                    "row is always 0, so it gives −log(y + 1e-7) whatever the label.",
     "epsilon": "1e-7 added inside the log: −Σ d·log(y + 1e-7) / {N} (as the course's cross_entropy_error does).",
+    "classes_as_batch": "{name} is ours divided by {K}: a one-sample target d of {K} classes given as a vector "
+                        "(1-D) is taken as a batch of {K} (the course's d_softmax_with_loss divides by B = "
+                        "d.shape[0]); make d a row, d.reshape(1, -1), or divide by the batch size.",
+    "delta_sign": "{name} with the wrong sign: d − y where y − d belongs (the course's functions take (d, y), the "
+                  "target first; swapping them flips the sign).",
     "sum": "{name} is {f} times ours: a sum where the loss takes the mean over {what} (n = {f}).",
     "mean_twice": "{name} is ours divided by {f}: divided by n = {f} once more than the loss does (a mean where "
                   "a sum belongs).",
@@ -88,8 +97,15 @@ TEXT = {
     "no_rate": "The update without the learning rate: {name} − {grad}.",
     "rate_twice": "The learning rate applied twice: {name} − learning_rate²·{grad}.",
     "applied_twice": "The update applied twice: {name} − 2·learning_rate·{grad}.",
+    "updated_again": "{name} updated twice: your update applied to the {name} that this iteration's update had "
+                     "already made (a cell run twice?).",
     "not_applied": "{name} not updated: it is still the {name} the iteration started from.",
 }
+
+
+#: The loss mistakes that are the course's own cross_entropy_error (its 1e-7 inside the log, its argmax of
+#: the targets): a student who uses the course's function makes them, and no later step reads the loss.
+COURSE_LOSS = frozenset({"course_one_hot", "course_soft", "course_unit", "epsilon"})
 
 
 class Source:
@@ -136,6 +152,12 @@ def course_loss_key(y: np.ndarray, d: np.ndarray) -> str:
     return "course_one_hot" if one_hot else "course_soft"
 
 
+def course_loss_words(y: np.ndarray, d: np.ndarray, exact_value: np.ndarray) -> dict[str, str]:
+    """The words of the course's-loss sentences: from which significant digit the course's loss and the exact
+    one differ (counted as ``nnstep trace --format seed`` counts it)."""
+    return {"difference": _first_difference(float(course_loss(y, d)), float(exact_value))}
+
+
 def course_loss(y: np.ndarray, d: np.ndarray) -> np.float64:
     """The course's cross_entropy_error of (y, d), nan where it is not defined (a y ≤ −1e-7 in the log)."""
     with np.errstate(all="ignore"):
@@ -176,7 +198,7 @@ def mistakes(step: Step, iteration: Iteration) -> list[Mistake]:
     if kind == "delta" and step.loss is not None:
         return _output_delta_mistakes(step, L)
     if kind == "delta":
-        return _hidden_delta_mistakes(step, L)
+        return _hidden_delta_mistakes(step, L, iteration)
     if kind == "grad_W":
         return _grad_W_mistakes(step)
     if kind == "grad_b":
@@ -235,7 +257,8 @@ def _loss_mistakes(step: Step, L: int) -> list[Mistake]:
     loss = LOSSES[step.loss]
     out = []
     if loss.classifier:  # the course computes a classifier's loss with its cross_entropy_error
-        out += [Mistake(course_loss_key(y, step.inputs["d"]), lambda s: course_loss(s.input("y"), s.input("d"))),
+        out += [Mistake(course_loss_key(y, step.inputs["d"]), lambda s: course_loss(s.input("y"), s.input("d")),
+                        course_loss_words(y, step.inputs["d"], step.value)),
                 Mistake("epsilon", lambda s: np.float64(-np.sum(s.input("d") * np.log(s.input("y") + 1e-7))
                                                         / batch_size(s.input("y"))), {"N": batch_size(y)})]
     out += [Mistake(key, _scaled(right, f), words) for f, key, words in _factors(y, loss.divisor(y))]
@@ -253,6 +276,10 @@ def _output_delta_mistakes(step: Step, L: int) -> list[Mistake]:
         return lambda s: loss.delta(s.input(u), s.input("y"), s.input("d"), wrapper)
 
     out = [Mistake(key, _scaled(right, f), w) for f, key, w in _factors(y, loss.divisor(y))]
+    out.append(Mistake("delta_sign", _scaled(right, -1.0)))
+    K = y.shape[0] if y.ndim == 1 else 1
+    if K > 1:  # a 1-D target's length taken as the batch size
+        out.append(Mistake("classes_as_batch", _scaled(right, loss.divisor(y) / K), {"K": K}))
     out.append(Mistake("left_out", through(_LeftOut()), {**words, "back": "dE/dy"}))
     out.append(Mistake("at_output", through(_At(act, True)), words))
     for other in ACTIVATIONS.values():
@@ -262,7 +289,7 @@ def _output_delta_mistakes(step: Step, L: int) -> list[Mistake]:
     return out
 
 
-def _hidden_delta_mistakes(step: Step, L: int) -> list[Mistake]:
+def _hidden_delta_mistakes(step: Step, L: int, iteration: Iteration) -> list[Mistake]:
     l = step.layer
     act = ACTIVATIONS[step.activation]
     above, W, u, z = names.delta(l + 1), names.param("W", l + 1), names.u(l), names.z(l, L)
@@ -283,6 +310,10 @@ def _hidden_delta_mistakes(step: Step, L: int) -> list[Mistake]:
                            {"W": W, "above": above}))
     out.append(Mistake("updated_above", lambda s: hidden_delta(_At(act, False), s.input(u), s.input(z),
                                                                s.input(above), s.updated("W", l + 1)), {"W": W}))
+    new = next((s.value for s in iteration.steps if s.kind == "update" and s.name == W), None)
+    if new is not None:  # W as this iteration's right update leaves it (a cell run twice)
+        out.append(Mistake("updated_above", lambda s: hidden_delta(_At(act, False), s.input(u), s.input(z),
+                                                                   s.input(above), new), {"W": W}))
     return out
 
 
@@ -326,4 +357,5 @@ def _update_mistakes(step: Step) -> list[Mistake]:
             Mistake("no_rate", with_rate(lambda lr: 1.0), words),
             Mistake("rate_twice", with_rate(lambda lr: lr * lr), words),
             Mistake("applied_twice", with_rate(lambda lr: 2.0 * lr), words),
-            Mistake("not_applied", lambda s: np.array(s.input(param)), words)]
+            Mistake("not_applied", lambda s: np.array(s.input(param)), words),
+            Mistake("updated_again", lambda s: update(step.value, s.input(grad), float(s.input(rate))), words)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -46,6 +47,7 @@ TEXT = {
     "order_phase": "*** {label} *** ({what}) comes after *** {before} *** (line {before_line}, {before_what}); a "
                    "printout runs forward, then backward, then prints the updated parameters. Several iterations "
                    "need ##### 繰り返し N (iteration) ##### lines between them",
+    "no_prefix": "; or is *** {label} *** a gradient printed without its {prefix} prefix (*** {prefix}{label} ***)?",
     "phase_forward": "the forward pass",
     "phase_backward": "the backward pass",
     "phase_updated": "the updated parameters",
@@ -66,6 +68,9 @@ TEXT = {
     "summarised_one": "{label} (line {line}: {shown} of {size})",
     "section": "MINE holds the printouts of iterations {have}: iteration {n} compared",
     "label_at": "*** {label} *** (line {line})",
+    "width": "*** {label} *** (line {line}) read as *** {normal} *** (its full-width characters as ASCII)",
+    "by_shape": "{labels}: the deltas were taken by their shapes, which tell them apart (their labels, or their "
+                "order from the output layer down, do not fit them): {names}",
 }
 
 #: The course's words for each kind of array (with the layer's number after it, but for a one-layer network).
@@ -107,6 +112,20 @@ class Number:
             return 0.0  # integers print exactly; numpy's 0.00000000e+00 is exactly 0
         power = self.exponent - max(self.decimals, precision)
         return 0.5 * 10.0 ** power if power < 300 else math.inf
+
+
+    @property
+    def significant(self) -> int:
+        """The significant digits it was written with."""
+        if self.value == 0.0:
+            return 1
+        lead = math.floor(math.log10(abs(self.value)) - self.exponent + 1e-12)
+        return max(1, lead + 1 + self.decimals)
+
+
+def number_of(value: float) -> Number:
+    """A float as Python writes it shortest (``repr``), read as a printed number: the digits it carries."""
+    return _number(repr(float(value)))
 
 
 #: numpy's '...' for the part of a shortened array it did not print.
@@ -442,6 +461,17 @@ def _meanings(iteration: Iteration) -> dict[str, _Meaning]:
     add(LOSS, _Meaning("array", ("loss",), echo=True))
     add(INPUT, _Meaning("input", ("x",), echo=True))
     add(TARGET, _Meaning("input", ("d",), echo=True))
+    # nnstep's own names, as a student who labels print_vec with them writes them (*** u1 ***, *** grad_W1 ***).
+    for l in range(1, L + 1):
+        add(names.u(l), _Meaning("array", (names.u(l),)))
+        add(names.z(l, L), _Meaning("array", (names.z(l, L),)))
+        add(names.delta(l), _Meaning("delta", layer=l))
+        for kind in names.PARAMS:
+            add(names.grad(kind, l), _Meaning("array", (names.grad(kind, l),)))
+            add(names.param(kind, l), _Meaning("param", (names.param(kind, l),)))
+    add("loss", _Meaning("array", ("loss",), echo=True))
+    add(names.z_in(1, L), _Meaning("input", (names.z_in(1, L),), echo=True))
+    add("d", _Meaning("input", ("d",), echo=True))
     # Keep only what this run has (a forward-only run has no deltas, gradients or loss).
     return {label: m for label, m in out.items()
             if m.role in ("param", "input") or m.role == "delta" and names.delta(m.layer) in produced
@@ -465,29 +495,40 @@ def read(printout: Printout, iteration: Iteration, agrees: Callable[[str, Given]
     has_update = any(s.kind == "update" for s in iteration.steps)
     steps = {s.name: s for s in iteration.steps}
     ours = {s.name: s.value for s in iteration.steps if s.kind != "update"}
-    deltas: list[Block] = []
+    deltas: list[tuple[Block, int]] = []
     # The order checks: the latest forward block, and the latest block of each phase.
     forward_at: tuple[int, Block] | None = None
     latest: dict[int, Block] = {}
     rank = {"forward": 1, "backward": 2, "updated": 3}
+
+    #: Parameter blocks taken as the updated ones by their place alone (no 更新後パラメータ heading before them).
+    by_place: list[Block] = []
 
     def ordered(block: Block, phase: str) -> None:
         later = [latest[r] for r in latest if r > rank[phase]]
         if later:
             before = max(later, key=lambda b: b.line)
             before_phase = next(p for p, r in rank.items() if latest.get(r) is before)
-            raise _fail(block.line, "order_phase", label=block.label, what=TEXT["phase_" + phase],
-                        before=before.label, before_line=before.line, before_what=TEXT["phase_" + before_phase])
+            error = _fail(block.line, "order_phase", label=block.label, what=TEXT["phase_" + phase],
+                          before=before.label, before_line=before.line, before_what=TEXT["phase_" + before_phase])
+            if any(b is before for b in by_place):  # 重み1 among the gradients: 偏微分_ left out?
+                prefix = WORDS["grad_W"].removesuffix(WORDS["W"])
+                error = PrintoutError(str(error) + TEXT["no_prefix"].format(label=before.label, prefix=prefix))
+            raise error
         latest[rank[phase]] = block
 
     for block in section.blocks:
         meaning = meanings.get(block.label)
+        normal = unicodedata.normalize("NFKC", block.label)
+        if meaning is None and normal in meanings:  # full-width digits or letters: 総入力１
+            reading.notes.append(TEXT["width"].format(label=block.label, line=block.line, normal=normal))
+            meaning = meanings[normal]
         if meaning is None:
             reading.unknown[block.label] = _suggest(block.label, list(meanings))
             continue
         if meaning.role == "delta":
             ordered(block, "backward")
-            deltas.append(block)
+            deltas.append((block, meaning.layer))
             continue
         if meaning.role == "input":
             name = meaning.names[0]
@@ -497,6 +538,8 @@ def read(printout: Printout, iteration: Iteration, agrees: Callable[[str, Given]
             name = meaning.names[0]
             updated = has_update and (block.after_update or rank["backward"] in latest)
             if updated:
+                if not block.after_update:
+                    by_place.append(block)
                 ordered(block, "updated")
                 _keep(reading.arrays, name, placed(block, printout.precision, steps[name].value.shape))
             else:
@@ -577,28 +620,73 @@ def _keep(into: dict[str, Given], name: str, given: Given) -> None:
         into[name] = given
 
 
-def _read_deltas(blocks: list[Block], L: int, precision: int, ours: dict[str, np.ndarray], reading: Reading) -> None:
-    """Deltas by their labels' layers, or by their order (output first) when labels repeat."""
+def _read_deltas(blocks: list[tuple[Block, int]], L: int, precision: int, ours: dict[str, np.ndarray],
+                 reading: Reading) -> None:
+    """Deltas by their labels' layers, or by their order (output first) when labels repeat; by their shapes
+    when those tell them apart and the labels or the order do not fit them."""
     if not blocks:
         return
-    layers = [int(_layer_of(b.label, L)) for b in blocks]
+    layers = [l for _, l in blocks]
+    labels = ", ".join(TEXT["label_at"].format(label=b.label, line=b.line) for b, _ in blocks)
+    note = None
     if len(set(layers)) == len(layers):
         chosen = layers
     else:
         if len(blocks) > L:
-            raise _fail(blocks[L].line, "too_many_deltas", count=len(blocks), deltas=L)
+            raise _fail(blocks[L][0].line, "too_many_deltas", count=len(blocks), deltas=L)
         chosen = list(range(L, L - len(blocks), -1))
-        labels = ", ".join(TEXT["label_at"].format(label=b.label, line=b.line) for b in blocks)
-        reading.notes.append(TEXT["by_order"].format(labels=labels, names=", ".join(names.delta(l) for l in chosen)))
-    for block, l in zip(blocks, chosen):
+        note = "by_order"
+    shapes = [_block_shape(b.tree) for b, _ in blocks]
+
+    def fits(assignment) -> bool:
+        return all(shape is None or same_but_ones(ours[names.delta(l)].shape, shape)
+                   for shape, l in zip(shapes, assignment))
+
+    if not fits(chosen):
+        by_shape = _assign_by_shape(len(blocks), L, fits)
+        if by_shape is not None:
+            chosen, note = by_shape, "by_shape"
+    if note:
+        reading.notes.append(TEXT[note].format(labels=labels, names=", ".join(names.delta(l) for l in chosen)))
+    for (block, _), l in zip(blocks, chosen):
         name = names.delta(l)
         _keep(reading.arrays, name, placed(block, precision, ours[name].shape))
 
 
-def _layer_of(label: str, L: int) -> int:
-    """The layer a delta label names (its number, or the only layer of a one-layer network)."""
-    digits = label[len(WORDS["delta"]):]
-    return int(digits) if digits else L
+def _assign_by_shape(count: int, L: int, fits) -> list[int] | None:
+    """Layers for ``count`` delta blocks that their shapes fit: output first where the order allows, else in
+    any order; None when none does (or the network is too deep to try every order)."""
+    import itertools
+
+    down = list(range(L, 0, -1))
+    for combination in itertools.combinations(down, count):
+        if fits(combination):
+            return list(combination)
+    if L <= 6:
+        for permutation in itertools.permutations(down, count):
+            if fits(permutation):
+                return list(permutation)
+    return None
+
+
+def _block_shape(tree) -> tuple[int, ...] | None:
+    """The shape a block was printed in; None when numpy's '...' shortened it."""
+    if isinstance(tree, Number):
+        return ()
+    if _has_ellipsis(tree):
+        return None
+    return (len(tree), len(tree[0])) if tree and isinstance(tree[0], list) else (len(tree),)
+
+
+def same_but_ones(shape: tuple[int, ...], theirs: tuple[int, ...]) -> bool:
+    """Two shapes that agree but for axes of length 1 ((1×3) and (3), (1) and a number); two matrices must
+    have one shape ((1×3) and (3×1) are a transposition)."""
+    if theirs == shape:
+        return True
+    if len(theirs) == len(shape):
+        return False
+    return math.prod(theirs) == math.prod(shape) and tuple(n for n in theirs if n != 1) == tuple(
+        n for n in shape if n != 1)
 
 
 def _sum_note(number: Number, line: int, iteration: Iteration, agrees: Callable[[str, Given], bool]) -> str:
@@ -623,5 +711,9 @@ def _sum_note(number: Number, line: int, iteration: Iteration, agrees: Callable[
 
 
 def _suggest(word: str, choices: list[str]) -> str | None:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    """The closest label, after full-width digits and letters are read as ASCII (総入力１ is 総入力1)."""
+    normal = unicodedata.normalize("NFKC", word)
+    if normal in choices:
+        return normal
+    close = difflib.get_close_matches(normal, choices, n=1, cutoff=0.6)
     return close[0] if close else None

@@ -5,6 +5,7 @@ perturbation is found with no mistake named, and malformed files exit 2 with one
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from nnstep.engine import compare as C
 from nnstep.engine import mistakes as M
-from nnstep.engine import printout
+from nnstep.engine import names, printout
 from nnstep.engine.bundled import bundled_scenarios, find_bundled
 from nnstep.engine.cli import main
 from nnstep.engine.scenario import load_scenario, parse_scenario
@@ -331,20 +332,50 @@ def test_read_mine_gives_a_printouts_arrays_inputs_and_resolutions(tmp_path):
     assert mine.unknown == {} and any("taken by their order" in n for n in mine.notes)
 
 
-def test_the_courses_loss_in_a_binary_file_differs_with_the_1e_7_cause():
+def test_the_courses_loss_in_a_binary_file_differs_with_the_1e_7_cause_but_is_not_where_the_runs_part(tmp_path):
     it = first_iteration("classify_2_3_4")
     arrays = {s.name: s.value for s in it.steps}
-    arrays["loss"] = np.float64(0.3234202933601941)
+    arrays["loss"] = M.course_loss(arrays["y"], it.d)
     result = C.compare(it, binary_mine(arrays))
-    assert result.first_divergence == "loss"
-    assert result.for_step(next(s for s in it.steps if s.kind == "loss")).cause == M.TEXT["course_one_hot"]
+    loss = result.for_step(next(s for s in it.steps if s.kind == "loss"))
+    assert loss.status == "differs" and loss.course_quirk and loss.cause_key == "course_one_hot"
+    seed = run("trace", "classify_2_3_4", "--format", "seed")[1]  # the digit it differs from, as seed says it
+    digit = seed.split("different from the ")[1].split(" significant digit")[0]
+    assert loss.cause == M.TEXT["course_one_hot"].format(difference=f", different from the {digit} significant digit")
+    assert result.first_divergence is None and result.differs  # exit code 1: the loss does differ
+    np.savez(tmp_path / "mine.npz", **{k: np.asarray(v) for k, v in arrays.items()})
+    code, text, _ = run("compare", "classify_2_3_4", tmp_path / "mine.npz")
+    assert code == 1 and "first difference" not in text
+    assert "your loss is the course's cross_entropy_error (1e-7 inside the log); everything else matches" in text
+    code, report, _ = run("compare", "classify_2_3_4", tmp_path / "mine.npz", "--format", "json")
+    assert json.loads(report)["first_divergence"] is None
+    # A real mistake after it is the first difference: an update not applied.
+    step = next(s for s in it.steps if s.kind == "update")
+    arrays[step.name] = np.asarray(next(iter(step.inputs.values())))
+    result = C.compare(it, binary_mine(arrays))
+    assert result.first_divergence == step.name
+    text = C.render_text(result, binary_mine(arrays), width=300)
+    assert "no later step reads the loss, so the runs part later" in text
+    assert f"first difference: {step.name}" in text
+
+
+def test_the_courses_loss_from_a_wrong_y_is_blamed_on_the_y_not_on_the_1e_7():
+    it = first_iteration("classify_2_3_4")
+    step = next(s for s in it.steps if s.name == "u2")
+    arrays = student_run(it, step, step.value * 1.3)
+    arrays["loss"] = M.course_loss(arrays["y"], it.d)
+    result = C.compare(it, binary_mine(arrays))
+    loss = result.for_step(next(s for s in it.steps if s.kind == "loss"))
+    assert loss.status == "differs" and not loss.course_quirk and loss.cause_key == "earlier"
+    assert "from earlier, from your y" in loss.cause and "cross_entropy_error" in loss.cause
+    assert result.first_divergence == "u2"
 
 
 # --- the mistakes ------------------------------------------------------------------------------------
 
 
 #: Sentences of mistakes.TEXT that are parts of others or not mistakes.
-NOT_MISTAKES = {"earlier", "none", "what_batch", "what_elements", "square"}
+NOT_MISTAKES = {"earlier", "earlier_course", "updated_again", "none", "what_batch", "what_elements", "square"}
 
 
 def test_every_planted_mistake_is_found_at_its_step_with_its_cause():
@@ -355,7 +386,10 @@ def test_every_planted_mistake_is_found_at_its_step_with_its_cause():
             result = C.compare(it, binary_mine(arrays))
             r = result.for_step(step)
             where = f"{network}: {mistake.key} planted in {step.name}"
-            assert result.first_divergence == step.name, where
+            # The course's own loss differs but no later step reads it: the runs do not part there.
+            quirk = mistake.key in M.COURSE_LOSS
+            assert result.first_divergence == (None if quirk else step.name), where
+            assert r.course_quirk == quirk, where
             assert r.status == "differs" and r.cause == mistake.sentence(step.name), f"{where}: {r.cause}"
             later = [x for x in result.arrays if x.status == "differs" and x.name != step.name]
             for x in later:  # every array after it is right from the student's own inputs
@@ -391,6 +425,21 @@ def test_the_sgd_notebooks_try_it_is_named():
                                                     "layer's activation is relu")
 
 
+def test_a_cell_run_twice_is_named_at_the_forward_pass_the_hidden_delta_and_the_updates():
+    """The whole cell run once more: its forward pass, its deltas and its updates start from the updated
+    parameters (updated_again is planted here: with nnstep's own gradients it is applied_twice)."""
+    it = first_iteration("backprop_2_3_2")
+    after = {s.name: s.value for s in it.steps if s.kind == "update"}
+    layers = tuple(dataclasses.replace(layer, W=after[names.param("W", l)], b=after[names.param("b", l)])
+                   for l, layer in enumerate(it.scenario.layers, start=1))
+    rerun = Session(dataclasses.replace(it.scenario, layers=layers)).iteration(1)
+    arrays = {s.name: s.value for s in rerun.steps}  # the second run's arrays, updated from the first's
+    result = C.compare(it, binary_mine(arrays))
+    keys = {r.name: r.cause_key for r in result.arrays}
+    assert keys["u1"] == "updated_forward" and keys["delta1"] == "updated_above"
+    assert all(keys[name] == "updated_again" for name in after)
+
+
 def test_a_transposed_gradient_of_another_shape_differs_in_shape_and_is_named():
     it = first_iteration(NETWORKS["batch_sigmoid_mse"])
     step = next(s for s in it.steps if s.name == "grad_W1")
@@ -414,7 +463,12 @@ def test_a_random_perturbation_is_found_with_no_mistake_named(network, tmp_path)
                 mine = C.read_mine(str(tmp_path / "mine.txt"), it)
             result = C.compare(it, mine)
             assert result.first_divergence == step.name
-            assert result.for_step(step).cause == M.TEXT["none"], step.name
+            # Every other array is ours: where a later step reads it, only a typo explains that.
+            readers = [s.name for s in it.steps[step.index + 1:] if step.name in s.inputs and s.name in mine.arrays]
+            expected = "typo" if readers else "none"
+            assert result.for_step(step).cause_key == expected, step.name
+            if not readers:
+                assert result.for_step(step).cause == M.TEXT["none"], step.name
 
 
 # --- the API and the command -------------------------------------------------------------------------
@@ -445,6 +499,24 @@ def test_the_json_report_is_the_contract(tmp_path):
     assert code == 1 and "first difference: grad_b1, step 11/15" in text and "did you mean delta1?" in text
 
 
+def test_other_names_get_a_did_you_mean_and_what_was_not_compared_is_counted(tmp_path):
+    it = first_iteration("backprop_2_3_2")
+    u1 = next(s.value for s in it.steps if s.name == "u1")
+    arrays = {"u1": u1.tolist(), "dW1": [0], "db2": [0], "dE_du2": [0], "W1_new": [0], "grad[\"W1\"]": [0]}
+    (tmp_path / "mine.json").write_text(json.dumps(arrays), encoding="utf-8")
+    code, report, _ = run("compare", "backprop_2_3_2", tmp_path / "mine.json", "--format", "json")
+    assert code == 0
+    rows = {a["name"]: a for a in json.loads(report)["arrays"]}
+    assert {k: rows[k]["suggestion"] for k in arrays if k != "u1"} == {
+        "dW1": "grad_W1", "db2": "grad_b2", "dE_du2": "delta2", "W1_new": "W1", "grad[\"W1\"]": "grad_W1"}
+    code, text, _ = run("compare", "backprop_2_3_2", tmp_path / "mine.json")
+    assert code == 0 and "everything you gave matches" not in text
+    assert "everything compared matches (1 array), but 5 of what you gave were not compared" in text
+    (tmp_path / "mine.txt").write_text("*** 総入力1 ***\n[[1.2 2.5 3.8]]\n*** 重さ1 ***\n[1.]\n", encoding="utf-8")
+    code, text, _ = run("compare", "backprop_2_3_2", tmp_path / "mine.txt")
+    assert "*** 重さ1 *** is not a label nnstep reads (did you mean 重み1?)" in text and "has no array" not in text
+
+
 def test_for_step_and_the_differing_mask():
     it = first_iteration("classify_2_3_4")
     arrays = {s.name: s.value for s in it.steps}
@@ -462,7 +534,9 @@ def test_shapes_that_differ_only_by_axes_of_one_are_compared_entry_by_entry():
     arrays = {s.name: np.asarray(s.value).reshape(1, -1) if s.value.ndim == 1 else s.value for s in it.steps}
     result = C.compare(it, binary_mine(arrays))
     assert not result.differs
-    assert any("your u1 has shape (1×3), ours (3)" in note for note in result.notes)
+    shape_notes = [note for note in result.notes if "compared entry by entry" in note]
+    assert len(shape_notes) == 1 and "your u1 (1×3) (ours (3))" in shape_notes[0]
+    assert "your u2 (1×4) (ours (4))" in shape_notes[0]  # one note for every array reshaped
 
 
 def test_rtol_and_exit_codes(tmp_path):
@@ -474,6 +548,48 @@ def test_rtol_and_exit_codes(tmp_path):
     assert run("compare", "no_such_scenario", tmp_path / "mine.npz")[0] == 2
     code, _, err = run("compare", "backprop_2_3_2", tmp_path / "mine.npz", "--iteration", "2")
     assert code == 2 and "has one iteration" in err
+
+
+def test_a_large_rtol_never_lets_an_update_of_the_wrong_sign_match(tmp_path):
+    it = first_iteration("backprop_2_3_2")
+    updates = [s for s in it.steps if s.kind == "update"]
+    wrong = {s.name: 2 * s.inputs[s.name] - s.value for s in updates}  # before + learning_rate·grad
+    arrays = {**{s.name: s.value for s in it.steps}, **wrong}
+    for rtol in (1e-2, 0.5):
+        result = C.compare(it, binary_mine(arrays), rtol=rtol)
+        assert [r.name for r in result.arrays if r.status == "differs"] == [s.name for s in updates]
+        assert result.for_step(updates[0]).cause_key == "sign"
+    right = C.compare(it, binary_mine({s.name: s.value * (1 + 1e-4) for s in it.steps}), rtol=1e-3)
+    assert not right.differs  # a tolerance well inside the update still lets near numbers match
+
+
+def test_an_update_smaller_than_its_tolerance_is_said_in_a_note(tmp_path):
+    it = first_iteration("backprop_2_3_2")
+    update = next(s for s in it.steps if s.kind == "update")
+    step_of = {s.name: s for s in it.steps}
+    arrays = {update.name: update.value}
+    # Printed at 3 decimals, W1's update (about 2.6e-4 and 1.3e-3) is within half a unit of the last digit.
+    text = "##### 更新後パラメータ #####\n*** 重み1 ***\n" + np.array2string(update.value, precision=3) + "\n"
+    (tmp_path / "mine.txt").write_text(text, encoding="utf-8")
+    result = C.compare(it, C.read_mine(str(tmp_path / "mine.txt"), it))
+    assert result.for_step(step_of[update.name]).status == "match"
+    notes = [n for n in result.notes if "as large as the update itself" in n]
+    assert len(notes) == 1 and f"{update.name} (" in notes[0]
+    assert not [n for n in C.compare(it, binary_mine(arrays)).notes if "as large as the update" in n]
+
+
+def test_numbers_rounded_to_a_printouts_digits_are_said_to_look_rounded():
+    it = first_iteration("backprop_2_3_2")
+    step = next(s for s in it.steps if s.name == "grad_b1")
+    arrays = {step.name: np.array([float(f"{v:.8f}") for v in step.value])}
+    result = C.compare(it, binary_mine(arrays))
+    r = result.for_step(step)
+    assert r.status == "differs" and r.cause_key == "rounded"
+    assert r.cause.startswith("Your numbers agree with ours to the digits they carry (8 decimals)")
+    assert "--rtol 1e-7" in r.cause
+    assert not C.compare(it, binary_mine(arrays), rtol=1e-7).differs
+    noisy = {step.name: arrays[step.name] + 1.234567e-9}  # more digits than the rounding: no known mistake
+    assert C.compare(it, binary_mine(noisy)).for_step(step).cause == M.TEXT["none"]
 
 
 def test_a_training_runs_printout_and_trace_of_several_iterations(tmp_path):
@@ -640,3 +756,30 @@ def test_an_output_that_cannot_be_written_is_one_line_and_exit_2(output, tmp_pat
             result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, timeout=120)
         wanted = b"nnstep: cannot write to standard output: No space left on device\n"
     assert (result.returncode, result.stderr) == (2, wanted)
+
+
+def test_two_gradients_holding_each_others_numbers_are_said_to_be_swapped():
+    it = first_iteration("backprop_2_3_2")
+    arrays = {s.name: s.value for s in it.steps}
+    arrays["grad_W1"], arrays["grad_W2"] = arrays["grad_W2"], arrays["grad_W1"]
+    result = C.compare(it, binary_mine(arrays))
+    step = {s.name: s for s in it.steps}
+    for name, other in (("grad_W1", "grad_W2"), ("grad_W2", "grad_W1")):
+        r = result.for_step(step[name])
+        assert r.cause_key == "swapped" and r.cause.startswith(f"Your {name} holds our {other}, and your {other}")
+
+
+def test_a_weight_label_among_the_gradients_asks_about_the_missing_prefix(tmp_path):
+    text = ("*** 偏微分_dE/du2 ***\n[[ 0.08706577 -0.08706577]]\n*** 重み1 ***\n[[1. 1. 1.]\n [1. 1. 1.]]\n"
+            "*** 偏微分_重み2 ***\n[[1. 1.]\n [1. 1.]\n [1. 1.]]\n")
+    (tmp_path / "mine.txt").write_text(text, encoding="utf-8")
+    code, _, err = run("compare", "backprop_2_3_2", tmp_path / "mine.txt")
+    assert code == 2 and "or is *** 重み1 *** a gradient printed without its 偏微分_ prefix (*** 偏微分_重み1 ***)?" in err
+
+
+def test_a_trace_without_the_first_iteration_says_which_iteration_to_ask_for(tmp_path):
+    it = first_iteration("backprop_2_3_2")
+    steps = [{"name": s.name, "value": np.asarray(s.value).tolist(), "iteration": n} for n in (3, 4) for s in it.steps]
+    (tmp_path / "trace.json").write_text(json.dumps({"steps": steps}), encoding="utf-8")
+    code, _, err = run("compare", "backprop_2_3_2", tmp_path / "trace.json")
+    assert code == 2 and "it holds iterations 3, 4: compare it with --iteration 3" in err

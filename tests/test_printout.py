@@ -182,3 +182,42 @@ def test_the_iteration_asked_for_must_be_in_the_printout():
     parsed = printout.parse("##### 繰り返し 2 (iteration) #####\n*** 総入力1 ***\n[[1.2 2.5 3.8]]\n")
     with pytest.raises(printout.PrintoutError, match="not of iteration 1; compare it with --iteration 2"):
         printout.read(parsed, it, agrees_with(it))
+
+
+def test_blocks_labelled_with_nnsteps_own_names_are_read():
+    it = iteration("backprop_2_3_2")
+    text = ("*** W1 ***\n[[0.1 0.3 0.5]\n [0.2 0.4 0.6]]\n\n*** u1 ***\n[[1.2 2.5 3.8]]\n\n*** y ***\n"
+            "[[0.08706577 0.91293423]]\n\n*** delta2 ***\n[[ 0.08706577 -0.08706577]]\n\n*** delta1 ***\n"
+            "[[-0.02611973 -0.02611973 -0.02611973]]\n\n*** grad_W1 ***\n[[-0.02611973 -0.02611973 -0.02611973]\n"
+            " [-0.13059866 -0.13059866 -0.13059866]]\n\n*** grad_b2 ***\n[ 0.08706577 -0.08706577]\n")
+    r = printout.read(printout.parse(text), it, agrees_with(it))
+    assert set(r.arrays) == {"u1", "y", "delta2", "delta1", "grad_W1", "grad_b2"} and r.unknown == {}
+    assert set(r.inputs) == {"W1"}
+
+
+def test_a_full_width_digit_is_read_as_its_ascii_digit_with_a_note():
+    it = iteration("backprop_2_3_2")
+    r = printout.read(printout.parse("*** 総入力１ ***\n[[1.2 2.5 3.8]]\n"), it, agrees_with(it))
+    assert set(r.arrays) == {"u1"} and r.unknown == {}
+    assert any("*** 総入力１ *** (line 1) read as *** 総入力1 ***" in note for note in r.notes)
+
+
+DELTA2 = "*** 偏微分_dE/du2 ***\n[[ 0.08706577 -0.08706577]]\n\n"
+DELTA1_AS_DU2 = "*** 偏微分_dE/du2 ***\n[[-0.02611973 -0.02611973 -0.02611973]]\n\n"
+
+
+@pytest.mark.parametrize("text, names", [(DELTA1_AS_DU2, ["delta1"]), (DELTA1_AS_DU2 + DELTA2, ["delta1", "delta2"])])
+def test_deltas_labelled_alike_are_taken_by_their_shapes_when_the_order_does_not_fit(text, names):
+    it = iteration("backprop_2_3_2")  # delta2 is (1×2), delta1 (1×3)
+    r = printout.read(printout.parse(text), it, agrees_with(it))
+    assert set(r.arrays) == set(names)
+    assert r.arrays["delta1"].value.shape == (1, 3)
+    (note,) = [n for n in r.notes if "deltas were taken by their shapes" in n]
+    assert note.endswith(": " + ", ".join(names))
+
+
+def test_deltas_that_the_order_fits_are_still_taken_by_order():
+    it = iteration("backprop_2_3_2")
+    r = printout.read(printout.parse(DELTA2 + DELTA1_AS_DU2), it, agrees_with(it))
+    assert any("taken by their order" in n for n in r.notes)
+    assert not any("by their shapes" in n for n in r.notes)
