@@ -582,15 +582,19 @@ async def test_a_pane_says_when_there_is_more_below_and_tab_j_scrolls_it():
         values = panes(app)[3]
         hidden = values.hidden_lines
         assert hidden > 0 and values.border_subtitle == f"↓ {hidden} more lines: Tab, j/k"
-        while not values.has_focus:
+        # In the Values pane j/k move the cell cursor (the pane scrolls with it); the Parameters pane scrolls.
+        params = panes(app)[4]
+        hidden = params.hidden_lines
+        assert hidden > 2
+        while not params.has_focus:
             await pilot.press("tab")
         await pilot.press("j", "j")
-        assert values.scroll_offset.y == 2
+        assert params.scroll_offset.y == 2
         below = (f" · ↓ {hidden - 2} more lines: Tab, j/k" if hidden > 3 else
                  f" · ↓ {hidden - 2} more line: Tab, j/k" if hidden == 3 else "")
-        assert values.border_subtitle == "↑ 2 above" + below
+        assert params.border_subtitle == "↑ 2 above" + below
         await pilot.press("p")  # a new step starts at the top
-        assert values.scroll_offset.y == 0
+        assert params.scroll_offset.y == 0
 
 
 async def test_keymap_problems_are_named_with_a_suggestion_and_the_rest_applies(tmp_path):

@@ -19,6 +19,7 @@ from nnstep.engine.session import Session
 from nnstep.tui.debugger import TRAINING_ONLY, DebuggerScreen
 from nnstep.tui.keymap import keymap_path, read_keymap
 from nnstep.tui.steps_pane import StepsPane
+from nnstep.tui.values_pane import ValuesPane
 
 if TYPE_CHECKING:
     from textual.app import SystemCommand
@@ -56,11 +57,13 @@ class NNStepApp(App):
             from nnstep.tui.help_screen import HelpScreen
             from nnstep.tui.picker import PickerScreen
 
-            screens = [DebuggerScreen, StepsPane, NNStepApp, PickerScreen, HelpScreen, ErrorScreen]
+            screens = [DebuggerScreen, StepsPane, ValuesPane, NNStepApp, PickerScreen, HelpScreen, ErrorScreen]
             defaults = {b.id: b.key for cls in screens for b in cls.BINDINGS if isinstance(b, Binding) and b.id}
             debugger_scope = [b.id for cls in (DebuggerScreen, StepsPane, NNStepApp) for b in cls.BINDINGS
                               if isinstance(b, Binding) and b.id]
-            keymap, self.keymap_problems = read_keymap(path, defaults, [debugger_scope])
+            # The Values pane's keys come before the screen's while it has the focus (→ moves the cell cursor).
+            values_scope = [b.id for b in ValuesPane.BINDINGS if isinstance(b, Binding) and b.id]
+            keymap, self.keymap_problems = read_keymap(path, defaults, [debugger_scope, values_scope])
             self.set_keymap(keymap)
 
     def on_mount(self) -> None:
@@ -132,7 +135,7 @@ class NNStepApp(App):
 
     def key_bindings(self) -> list[tuple[str, Binding]]:
         """Every binding a user can press in the debugger, with its current keys."""
-        groups = [DebuggerScreen.BINDINGS, StepsPane.BINDINGS, self.BINDINGS]
+        groups = [DebuggerScreen.BINDINGS, StepsPane.BINDINGS, ValuesPane.BINDINGS, self.BINDINGS]
         seen: set[str | None] = set()
         out = []
         for binding in (b for group in groups for b in group if isinstance(b, Binding)):

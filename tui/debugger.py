@@ -24,18 +24,20 @@ from textual.widgets import Footer, Header
 from textual.worker import get_current_worker
 
 from nnstep.engine.bundled import bundled_dir
+from nnstep.engine.explain import chain, explain, label
 from nnstep.engine.limits import visible
 from nnstep.engine.session import Session
 from nnstep.engine.views import START, phase_starts
 from nnstep.tui import navigation
+from nnstep.tui.cursor import index_label
 from nnstep.tui.image_pane import ImagePane
 from nnstep.tui.loss_pane import LossPane
 from nnstep.tui.navigation import SPEEDS, View
 from nnstep.tui.network_pane import NetworkPane
-from nnstep.tui.operation_pane import OperationPane
+from nnstep.tui.operation_pane import Explained, OperationPane
 from nnstep.tui.params_pane import ParamsPane
 from nnstep.tui.steps_pane import StepsPane
-from nnstep.tui.values_pane import ValuesPane
+from nnstep.tui.values_pane import CHAIN_TOOLTIP, ValuesPane, reads_masks
 
 
 def describe_path(path) -> str:
@@ -85,6 +87,9 @@ class DebuggerScreen(Screen):
     BINDINGS = [
         # Help first, so that the Footer shows it even when a narrow terminal cuts the rest short.
         Binding("question_mark,f1", "app.help", "Help", key_display="?", tooltip="This help", id="help"),
+        # Listed while the cell cursor is on, early: the way out must not be cut off a narrow Footer.
+        Binding("escape", "hide_cell", "Hide", key_display="Esc", tooltip="Hide the chain, or else the cell cursor",
+                id="hide_cell"),
         Binding("n,right", "next_step", "Next", tooltip="Run the next operation", id="next_step"),
         Binding("p,left", "previous_step", "Back", tooltip="Step back (the screen is exactly as it was)",
                 id="previous_step"),
@@ -109,6 +114,9 @@ class DebuggerScreen(Screen):
                 id="faster"),
         Binding("minus", "slower", "Slower", key_display="-", show=False, tooltip="Replay slower", id="slower"),
         Binding("f", "toggle_digits", "Digits", show=False, tooltip="Show 4 or 8 decimals", id="toggle_digits"),
+        # The chain of the cell under the cursor: the Values pane lists "e" in the Footer (its own binding of
+        # the same id); it works from any pane.
+        Binding("e", "show_chain", "Chain", show=False, tooltip=CHAIN_TOOLTIP, id="show_chain"),
         # Training runs only (hidden otherwise): the same step of the next or previous iteration, or any.
         Binding("full_stop", "next_iteration", "Next iter", key_display=".", show=False,
                 tooltip="Training: the same step of the next iteration", id="next_iteration"),
@@ -282,6 +290,7 @@ class DebuggerScreen(Screen):
 
     def _show(self) -> None:
         pos = self.position
+        self._place_cell()
         if self.training is not None and self.run.scenario.image is not None:
             self.query_one(ImagePane).show_batch(self.run, pos)
         self.query_one(NetworkPane).position = pos
@@ -303,6 +312,96 @@ class DebuggerScreen(Screen):
             if START <= near <= self.last:
                 for pane in (NetworkPane, OperationPane, ValuesPane, ParamsPane):
                     self.query_one(pane).prepare_position(near)
+
+    # --- the cell cursor ------------------------------------------------------------------------------
+
+    def _place_cell(self, draw: bool = False) -> None:
+        """Hand the cell cursor, the explanation of its cell and what that read down to the Values and
+        Operation panes (the cursor put on the step now shown first); ``draw``: redraw them now, for a
+        change that is not a move to another step."""
+        values, operation = self.query_one(ValuesPane), self.query_one(OperationPane)
+        if self.view.cell is not None:
+            self.view = navigation.place_cell(self.view, values.grids(self.position))
+        cursor = self.view.cell
+        explained, reads = self._explained()
+        if (values.cursor, operation.explained) == (cursor, explained) and not draw:
+            return
+        old_cursor = values.cursor
+        values.cursor, values.reads, operation.explained = cursor, reads, explained
+        title = values.title(self.position)
+        if values.border_title != title:
+            values.border_title = title
+        chained = explained is not None and explained.chain is not None
+        if self.has_class("-chain") != chained:
+            self.set_class(chained, "-chain")  # the chain takes the Parameters pane's rows (app.tcss)
+        if (old_cursor is None) != (cursor is None):
+            self.refresh_bindings()  # the Footer lists Escape while the cursor is on
+        if draw or values.position == self.position:
+            values.redraw()
+            operation.watch_position()
+
+    def _explained(self):
+        """What the Operation pane says of the cursor's cell, and the cells that the explained one read."""
+        cursor = self.view.cell
+        if cursor is None:
+            return None, {}
+        values = self.query_one(ValuesPane)
+        shown = values.shown_at(self.position)
+        here = shown[cursor.slot]
+        if self.position < 0:
+            return Explained(index_label(here.name, cursor.cell)), {}
+        step = self.run.steps[self.position]
+        digits = self.digits  # the plugged-in numbers to as many significant digits as the pane shows decimals
+        e = explain(self.run, step, cursor.result, digits=digits)
+        has_chain = self._chained()
+        links = notes = None
+        if self.view.chain and has_chain:  # on a forward step, the chain waits for a step that has one
+            links, notes = chain(self.run, step, cursor.result, digits=digits)
+        reads = reads_masks(shown, e.reads)
+        visiting = "" if here.produced else index_label(here.name, cursor.cell)
+        was_read = here.source in reads and bool(reads[here.source][cursor.cell])
+        return Explained(label(step.name, cursor.result), e.lines, visiting, was_read,
+                         None if links is None else tuple(link.lines for link in links), tuple(notes or ()),
+                         has_chain), reads
+
+    def _set_cell(self, view: View) -> None:
+        """Show a change of the cell cursor (or the chain) alone: the step stays."""
+        if view == self.view:
+            return
+        chain_before = self.view.chain
+        self.view = view
+        self._place_cell(draw=True)
+        if view.chain and not chain_before:
+            self.query_one(OperationPane).scroll_to(y=0, animate=False, immediate=True)
+
+    @on(ValuesPane.Focused)
+    def _cell_on(self) -> None:
+        self._set_cell(navigation.cell_on(self.view, self.query_one(ValuesPane).grids(self.position)))
+
+    def action_move_cell(self, direction: str) -> None:
+        self._set_cell(navigation.move_cell(self.view, self.query_one(ValuesPane).grids(self.position), direction))
+
+    def _chained(self) -> bool:
+        """Whether the step shown has a chain from the loss (a delta, a gradient, an update)."""
+        return self.position >= 0 and self.run.steps[self.position].phase in ("backward", "update")
+
+    def action_show_chain(self) -> None:
+        values = self.query_one(ValuesPane)
+        without = None if self._chained() else ("" if self.position < 0 else self.run.steps[self.position].name)
+        moved = navigation.toggle_chain(self.view, self._navigation_context(), values.grids(self.position), without)
+        self._set_cell(moved.view)
+        for notice in moved.notices:
+            self.say(notice.text, notice.severity)
+        if self.view.chain:
+            self.query_one(OperationPane).focus()  # j/k scroll the chain; Escape hides it
+        elif not values.has_focus:
+            values.focus()
+
+    def action_hide_cell(self) -> None:
+        chain_was = self.view.chain
+        self._set_cell(navigation.cell_off(self.view))
+        if chain_was and self.query_one(OperationPane).has_focus:
+            self.query_one(ValuesPane).focus()
 
     def _show_status(self) -> None:
         operation = self.query_one(OperationPane)
@@ -430,7 +529,10 @@ class DebuggerScreen(Screen):
     # --- replay ---------------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters) -> bool | None:
-        """Space plays or pauses, and the Footer says which it will do."""
+        """Space plays or pauses, and the Footer says which it will do; the cell cursor's keys are listed
+        while it is on."""
+        if action == "hide_cell":
+            return self.view.cell is not None
         if action == "play":
             return not self.playing
         if action == "pause":
@@ -457,6 +559,8 @@ class DebuggerScreen(Screen):
 
     def action_toggle_digits(self) -> None:
         self.digits = 8 if self.digits == 4 else 4
+        if self.view.cell is not None:
+            self._place_cell(draw=True)  # the explanation's numbers follow the decimals shown
 
     def _start_timer(self) -> None:
         self._stop_timer()

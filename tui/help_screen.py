@@ -21,7 +21,11 @@ PANES = [
     ("Operation", "the formula with its shapes, the numpy code that computes it, and what it means."),
     ("Values", "the array the step produced (→), with the cells it wrote highlighted, then every array it "
                "read. Blue is positive, red negative, grey zero. An entry at float rounding noise size (at most "
-               "1.4e-14 × its array's largest) is shown as 0, and a ≈0 line under the array gives its exact value."),
+               "1.4e-14 × its array's largest) is shown as 0, and a ≈0 line under the array gives its exact value. "
+               "Tab to it for the cell cursor: the arrows or h/j/k/l move it over every cell (hidden rows and "
+               "columns come into view), its border gives the cell's value in full, the Operation pane how a "
+               "cell of the result was computed, with its numbers, and the cells it read are highlighted; e shows "
+               "the chain from the loss down to a delta, gradient or update cell; Escape hides the cursor."),
     ("Parameters and loss", "the loss once computed, and every W and b as they stand now. At an update "
                             "step: the parameter before, its gradient, after, and the change."),
     ("Loss (training runs)", "every iteration's batch loss, the current iteration in yellow (log scale when "
@@ -37,7 +41,8 @@ REMAP = ("Keys can be remapped: put a [keys] table in ~/.config/nnstep/keys.toml
 
 #: Textual's own keys (no binding ids of ours).
 OTHER_KEYS = [
-    ("Tab / shift+Tab", "Move between the Steps, Operation, Values and Parameters panes (j/k then scroll)"),
+    ("Tab / shift+Tab", "Move between the Steps, Operation, Values and Parameters panes (j/k then scroll; in "
+                        "the Values pane they move the cell cursor)"),
     ("ctrl+p", "The command palette: every action by name"),
     ("Escape", "Close this help or an error; leave a picker opened with o"),
 ]

@@ -8,9 +8,11 @@ it; nothing here imports Textual, so every move is tested without a terminal.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Mapping, NamedTuple
+from typing import Mapping, NamedTuple, Sequence
 
 from nnstep.engine.views import START
+from nnstep.tui import cursor as cells
+from nnstep.tui.cursor import Cursor, Direction, Grid
 
 #: Replay speeds in steps per second.
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -48,10 +50,15 @@ TEXT = {
     "status_playing": "▶ playing {speed}{marks}",
     "status_noted": "{note} · replay {speed}{marks}",
     "status": "replay {speed}{marks}",
+    "no_chain": "{name} is computed going forward: the chain of derivatives starts at the loss, and {key} shows "
+                "it on a delta, a gradient or an update.",
+    "no_chain_start": "These are the data the run starts from: the chain of derivatives starts at the loss, and "
+                      "{key} shows it on a delta, a gradient or an update.",
 }
 
 #: The keys a notice names when the app has not said (the defaults of the bindings).
-DEFAULT_KEYS = {"previous_step": "p / ←", "first_step": "g / Home", "goto_iteration": "i", "toggle_breakpoint": "b"}
+DEFAULT_KEYS = {"previous_step": "p / ←", "first_step": "g / Home", "goto_iteration": "i", "toggle_breakpoint": "b",
+                "show_chain": "e"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,9 @@ class View:
     pending: tuple[int, int] | None = None
     #: Why the replay last stopped ("■ stopped at breakpoint 9"), shown until the cursor moves.
     replay_note: str = ""
+    #: The Values pane's cell cursor (None: off), and whether the chain from the loss to its cell is shown.
+    cell: Cursor | None = None
+    chain: bool = False
 
 
 @dataclass(frozen=True)
@@ -319,3 +329,44 @@ def status(view: View) -> str:
     if view.replay_note:
         return TEXT["status_noted"].format(note=view.replay_note, speed=speed, marks=marks)
     return TEXT["status"].format(speed=speed, marks=marks)
+
+
+# --- the cell cursor ------------------------------------------------------------------------------------
+# The Values pane's cursor over the cells of the arrays shown (``grids``, see nnstep.tui.cursor): it comes on
+# when the pane takes the focus and stays, over every step, until Escape.
+
+
+def cell_on(view: View, grids: Sequence[Grid]) -> View:
+    """The cell cursor on: where it was, or on the first cell of the result."""
+    return replace(view, cell=cells.place(view.cell, grids) if view.cell is not None else cells.start(grids))
+
+
+def move_cell(view: View, grids: Sequence[Grid], direction: Direction) -> View:
+    """One key's move of the cell cursor (turning it on first if it was off)."""
+    view = cell_on(view, grids) if view.cell is None else view
+    return view if view.cell is None else replace(view, cell=cells.move(view.cell, grids, direction))
+
+
+def place_cell(view: View, grids: Sequence[Grid]) -> View:
+    """The cell cursor on the arrays of the step now shown: the same index where the array has it."""
+    return view if view.cell is None else replace(view, cell=cells.place(view.cell, grids))
+
+
+def toggle_chain(view: View, ctx: Context, grids: Sequence[Grid], without: str | None = None) -> Moved:
+    """Show the chain from the loss to the cursor's cell (the cursor comes on if it was off), or hide it.
+    ``without``: the name of the step shown when it has no chain (a forward step, the loss; "" at the start),
+    which a notice says instead."""
+    if view.chain:
+        return Moved(replace(view, chain=False))
+    view = cell_on(view, grids)
+    if without is not None:
+        key = ctx.key("show_chain")
+        return Moved(view, (_say("no_chain", name=without, key=key) if without else _say("no_chain_start", key=key),))
+    return Moved(replace(view, chain=True))
+
+
+def cell_off(view: View) -> View:
+    """Escape: the chain goes if it is shown, else the cell cursor."""
+    if view.chain:
+        return replace(view, chain=False)
+    return replace(view, cell=None)

@@ -2,11 +2,76 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.reactive import reactive
 
 from nnstep.engine.steps import Iteration
 from nnstep.tui.text_view import ScrollingTextView, iteration_of
+
+#: Every sentence of the explanations this pane shows (a translation replaces the templates).
+TEXT = {
+    "chain_heading": "The chain from the loss down to {cell}:",
+    "chain_hint": "{key}: the chain from the loss down to {cell}",
+    "chain_hide": "{key} or {again}: hide the chain",
+    "input_read": "{cell} is one of the cells that {result} read (highlighted).",
+    "input_unread": "{cell} is not one of the cells that {result} read (those are highlighted).",
+    "start": "{cell} is part of the data the run starts from: it is given, not computed.",
+}
+
+
+@dataclass(frozen=True)
+class Explained:
+    """What the Operation pane shows about the cell under the cursor (the screen works it out)."""
+
+    #: The result cell explained (``u2[3]``), and the cursor's own cell when it is on an input.
+    cell: str
+    #: The explanation's lines (formula, numbers plugged in, value); empty at the start.
+    lines: tuple[str, ...] = ()
+    #: The cursor's cell when it is not the explained one (on an input), else ""; and whether that cell was read.
+    visiting: str = ""
+    visiting_read: bool = False
+    #: The chain's links (each as its lines) and notes, when the chain is shown; None when it is not.
+    chain: tuple[tuple[str, ...], ...] | None = None
+    chain_notes: tuple[str, ...] = ()
+    #: Whether this step has a chain at all (a delta, a gradient, an update).
+    has_chain: bool = False
+
+
+def hanging(line: str, width: int, indent: int | None = None) -> list[str]:
+    """``line`` wrapped to ``width``, its later lines indented by ``indent`` (by default past its own indent
+    and its leading ``= ``, under the numbers)."""
+    if len(line) <= width or width < 20:
+        return [line]
+    body = line.lstrip(" ")
+    if indent is None:
+        indent = len(line) - len(body) + (2 if body.startswith("= ") else 4)
+    indent = min(indent, width // 2)
+    # A short parenthesis ("(56 more terms: 0.4935)", "(i = 0…63)") stays on one line, where it fits on one.
+    room = min(30, width - indent - 2)
+    kept = re.sub(r"\([^()]{1,%d}\)" % max(1, room), lambda m: m.group(0).replace(" ", "\xa0"), line)
+    wrapped = textwrap.wrap(kept, width, subsequent_indent=" " * indent, break_on_hyphens=False,
+                            replace_whitespace=False) or [kept]
+    return [part.replace("\xa0", " ") for part in wrapped]
+
+
+def explanation_lines(lines, width: int) -> list[tuple[str, bool]]:
+    """An explanation's lines at ``width``: the formula's wrapped under its right-hand side, where the next
+    lines' ``= `` puts their numbers; in a narrow pane, where that is far to the right, every line moves left
+    by the same amount, so that the ``=`` still line up. Each with whether it is (part of) the formula."""
+    equals = [line for line in lines[1:] if line.lstrip(" ").startswith("= ")]
+    pad = len(equals[0]) - len(equals[0].lstrip(" ")) if equals else 0
+    shift = pad - 2 if pad > width // 3 else 0
+    out = []
+    for i, line in enumerate(lines):
+        lead = len(line) - len(line.lstrip(" "))
+        line = " " * max(0, lead - shift) + line.lstrip(" ")
+        out += [(part, i == 0) for part in hanging(line, width, pad - shift + 2 if i == 0 and pad else None)]
+    return out
+
 
 class OperationPane(ScrollingTextView):
     """What the step at ``position`` does, in the seed's notation, in numpy and in words."""
@@ -19,6 +84,9 @@ class OperationPane(ScrollingTextView):
     OperationPane > .operation--label { color: $text-muted; }
     OperationPane > .operation--description { color: $foreground 80%; }
     """
+
+    #: What is explained of the cell under the cursor (None: no cursor); the screen sets it.
+    explained: Explained | None = None
 
     position: reactive[int] = reactive(-1, repaint=False)  # the view repaints the lines that changed
 
@@ -33,11 +101,57 @@ class OperationPane(ScrollingTextView):
 
     def prepare_position(self, position: int) -> None:
         """Render ``position`` ahead of time, so that stepping there only repaints."""
-        self.prepare((iteration_of(self.run), position), lambda width: self.describe(position))
+        if self.explained is None:
+            self.prepare((iteration_of(self.run), position), lambda width: self.describe(position))
 
     def watch_position(self) -> None:
-        if self.is_mounted:
-            self.show_cached((iteration_of(self.run), self.position), lambda width: self.describe(self.position))
+        if not self.is_mounted:
+            return
+        position, explained = self.position, self.explained
+        if explained is None:
+            self.show_cached((iteration_of(self.run), position), lambda width: self.describe(position))
+        else:
+            self.show_cached((iteration_of(self.run), position, explained),
+                             lambda width: self.explain(position, explained, width))
+
+    def explain(self, position: int, explained: Explained, width: int) -> Text:
+        """The cell under the cursor: how it was computed, with its numbers (or its chain from the loss), then
+        what :meth:`describe` says of the step."""
+        style = self.get_component_rich_style
+        formula, label = style("operation--formula"), style("operation--label")
+        keys = self.keys
+        text = Text()
+        if explained.chain is not None:
+            text.append(TEXT["chain_heading"].format(cell=explained.cell), style=formula)
+            for link in explained.chain:
+                text.append("\n")
+                self._explanation_lines(text, link, width, formula)
+            for note in explained.chain_notes:
+                text.append("\n" + note, style=label)
+            text.append("\n" + TEXT["chain_hide"].format(key=keys.get("hide_cell", "Escape"),
+                                                          again=keys.get("show_chain", "e")), style=label)
+        elif explained.lines:
+            self._explanation_lines(text, explained.lines, width, formula)
+            if explained.visiting:
+                key = "input_read" if explained.visiting_read else "input_unread"
+                text.append("\n" + TEXT[key].format(cell=explained.visiting, result=explained.cell), style=label)
+            if explained.has_chain:
+                text.append("\n" + TEXT["chain_hint"].format(key=keys.get("show_chain", "e"), cell=explained.cell),
+                            style=label)
+        else:
+            text.append(TEXT["start"].format(cell=explained.cell), style=label)
+        if explained.chain is None:
+            text.append("\n\n")
+            text.append_text(self.describe(position))
+        return text
+
+    @staticmethod
+    def _explanation_lines(text: Text, lines, width: int, first) -> None:
+        """An explanation's lines (:func:`explanation_lines`), the formula in ``first``."""
+        for i, (line, formula) in enumerate(explanation_lines(lines, width)):
+            if i:
+                text.append("\n")
+            text.append(line, style=first if formula else "")
 
     def describe(self, position: int) -> Text:
         run = self.run
