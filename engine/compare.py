@@ -524,6 +524,21 @@ def _align(shape: tuple[int, ...], theirs: np.ndarray, res: np.ndarray | None = 
     return None
 
 
+def input_differing(mine: Mine, name: str, ours: np.ndarray) -> tuple[np.ndarray | None, tuple | None]:
+    """Where an input the user gave (x, d, a parameter before its update: ``mine.inputs[name]``) differs
+    from ours, by the comparison's own rule (its resolution, the default tolerance): (mask in ours' shape,
+    None), or (None, (ours' shape, theirs)) when the shapes do not agree. The comparison itself only
+    notes such an input; the app's overlay marks its cells."""
+    given = mine.inputs[name]
+    cells = mine.input_cells.get(name)
+    aligned = _align(ours.shape, given, None if cells is None else cells.resolution,
+                     None if cells is None else cells.shown)
+    if aligned is None:
+        return None, (tuple(ours.shape), tuple(given.shape))
+    theirs, res, shown = aligned
+    return _differing(ours, theirs, res, shown, DEFAULT_RTOL), None
+
+
 def _relative(array: np.ndarray) -> np.ndarray:
     """|array| + its largest |entry|: what a relative tolerance is taken of."""
     size = np.abs(array)

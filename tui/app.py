@@ -24,6 +24,8 @@ from nnstep.tui.values_pane import ValuesPane
 if TYPE_CHECKING:
     from textual.app import SystemCommand
 
+    from nnstep.tui.comparing import Overlay
+
 # The picker, help and error screens (and the command palette) load when first opened: the first paint
 # of ``nnstep FILE`` needs only the debugger.
 
@@ -45,9 +47,11 @@ class NNStepApp(App):
     ]
 
     def __init__(self, session: Session | None = None, folder: Path | None = None,
-                 keymap_file: Path | None = None) -> None:
+                 keymap_file: Path | None = None, overlay: Overlay | None = None) -> None:
         super().__init__()
         self.first_session = session
+        #: The user's own arrays to compare with the first scenario (``nnstep FILE --mine MINE``), read already.
+        self.first_overlay = overlay
         self.folder = folder or Path.cwd()
         path = keymap_file or keymap_path()
         self.keymap_problems: list[str] = []
@@ -68,7 +72,7 @@ class NNStepApp(App):
 
     def on_mount(self) -> None:
         if self.first_session is not None:
-            self.push_screen(DebuggerScreen(self.first_session))
+            self.push_screen(DebuggerScreen(self.first_session, self.first_overlay))
         else:
             from nnstep.tui.picker import PickerScreen
 
@@ -157,8 +161,11 @@ class NNStepApp(App):
             for keys, binding in self.key_bindings():
                 if binding in DebuggerScreen.BINDINGS and binding.id != "help" and \
                         (screen.training is not None or binding.id not in TRAINING_ONLY):
+                    # Of the bindings that share an id (one listed in the Footer, one not), the one that applies now.
+                    action = next((b.action for b in DebuggerScreen.BINDINGS if b.id == binding.id and
+                                   screen.check_action(b.action, ())), binding.action)
                     yield SystemCommand(binding.tooltip or binding.description, f"key: {keys}",
-                                        partial(screen.run_action, binding.action))
+                                        partial(screen.run_action, action))
         keys = self.key_names()
         yield SystemCommand("Help", f"every key and what each pane shows (key: {keys['help']})", self.action_help)
         if type(screen).__name__ != "PickerScreen":

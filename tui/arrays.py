@@ -31,6 +31,8 @@ class ArrayStyles:
     #: Laid over the cell under the cell cursor, and over the cells that the explained cell read.
     cursor: Style = Style(reverse=True, bold=True)
     read: Style = Style(underline=True)
+    #: Laid over the cells of the user's own array that differ from ours (the compare overlay).
+    differs: Style = Style(reverse=True)
 
 
 #: Without a theme (tests, a plain console): signs uncoloured.
@@ -157,9 +159,10 @@ def array_lines(array: np.ndarray, digits: int = 4, width: int = 80,
 
 def array_drawn(array: np.ndarray, digits: int = 4, width: int = 80, written: np.ndarray | None = None,
                 wrap: bool = False, styles: ArrayStyles = PLAIN, cursor=None,
-                marked: np.ndarray | None = None, focus=None) -> Drawn:
+                marked: np.ndarray | None = None, focus=None, differs: np.ndarray | None = None) -> Drawn:
     """:func:`array_lines`, with the line the cursor is on and a wrapped vector's entries per line; without
-    a cursor, the cell ``focus`` (an index) is kept in view."""
+    a cursor, the cell ``focus`` (an index) is kept in view; ``differs``: the cells (a mask) of the user's
+    own array that differ from ours."""
     a = np.asarray(array, dtype=np.float64)
     if a.ndim == 0:
         v = float(a)
@@ -167,13 +170,16 @@ def array_drawn(array: np.ndarray, digits: int = 4, width: int = 80, written: np
         on = cursor is not None and len(cursor) == 0
         if marked is not None and bool(np.asarray(marked)):
             style = style + styles.read
+        if differs is not None and bool(np.asarray(differs)):
+            style = style + styles.differs
         if on:
             style = style + styles.cursor
         return Drawn([Text(exact(v), style=style)], 0 if on else None)  # as Python prints it
     matrix = a.reshape(1, -1) if a.ndim == 1 else a.reshape(a.shape[0], -1)
     marks = Marks(None if written is None else np.asarray(written).reshape(matrix.shape),
                   None if marked is None else np.asarray(marked).reshape(matrix.shape),
-                  _matrix_cell(a.shape, cursor))
+                  _matrix_cell(a.shape, cursor),
+                  None if differs is None else np.asarray(differs).reshape(matrix.shape))
     fmt = number_format(matrix, digits)
     # In fixed point, entries at rounding-noise size print as ±0.0000 and are coloured as zeros.
     zeros = rounding_noise(matrix) if fmt.endswith("f") else np.zeros(matrix.shape, dtype=bool)
@@ -214,15 +220,18 @@ def array_drawn(array: np.ndarray, digits: int = 4, width: int = 80, written: np
 
 @dataclass(frozen=True)
 class Marks:
-    """What is marked in an array drawn as a matrix: the cells written, the cells read, the cursor's cell."""
+    """What is marked in an array drawn as a matrix: the cells written, the cells read, the cursor's cell, and
+    (in the user's own array) the cells that differ from ours."""
 
     written: np.ndarray | None = None
     read: np.ndarray | None = None
     cursor: tuple[int, int] | None = None
+    differs: np.ndarray | None = None
 
     def row(self, r: int) -> "RowMarks":
         return RowMarks(None if self.written is None else self.written[r], None if self.read is None else self.read[r],
-                        self.cursor[1] if self.cursor is not None and self.cursor[0] == r else None)
+                        self.cursor[1] if self.cursor is not None and self.cursor[0] == r else None,
+                        None if self.differs is None else self.differs[r])
 
 
 @dataclass(frozen=True)
@@ -230,6 +239,7 @@ class RowMarks:
     written: np.ndarray | None = None
     read: np.ndarray | None = None
     cursor: int | None = None
+    differs: np.ndarray | None = None
 
 
 def _append_cells(line: Text, row: np.ndarray, marks: RowMarks, zeros: np.ndarray, cols, fmt: str,
@@ -246,6 +256,8 @@ def _append_cells(line: Text, row: np.ndarray, marks: RowMarks, zeros: np.ndarra
             style = style + styles.written
         if marks.read is not None and marks.read[c]:
             style = style + styles.read
+        if marks.differs is not None and marks.differs[c]:
+            style = style + styles.differs
         if marks.cursor == c:
             style = style + styles.cursor
         line.append(_cell(v, fmt).rjust(cell_width), style=style)
@@ -336,13 +348,14 @@ def placement(name: str, array: np.ndarray, label_width: int, digits: int, width
 def labelled_drawn(name: str, array: np.ndarray, label_width: int, digits: int, width: int,
                    written: np.ndarray | None = None, arrow: bool = False, styles: ArrayStyles = PLAIN,
                    cursor=None, marked: np.ndarray | None = None, place: Placement | None = None,
-                   focus=None) -> Drawn:
+                   focus=None, differs: np.ndarray | None = None) -> Drawn:
     """:func:`labelled` as lines, with the line the cursor is on and a wrapped vector's entries per line;
-    ``place``: its :func:`placement`, when known; ``focus``: a cell to keep in view when there is no cursor."""
+    ``place``: its :func:`placement`, when known; ``focus``: a cell to keep in view when there is no cursor;
+    ``differs``: the user's cells that differ from ours (:func:`array_drawn`)."""
     a = np.asarray(array)
     place = place or placement(name, a, label_width, digits, width)
     head = head_of(name, a, label_width, arrow, styles)
-    body = array_drawn(a, digits, max(24, place.room), written, place.wrap, styles, cursor, marked, focus)
+    body = array_drawn(a, digits, max(24, place.room), written, place.wrap, styles, cursor, marked, focus, differs)
     first = Text()
     first.append_text(head)  # the head's bold is its own, not the numbers'
     if place.below:

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -28,7 +30,9 @@ from nnstep.engine.explain import chain, explain, label
 from nnstep.engine.limits import visible
 from nnstep.engine.session import Session
 from nnstep.engine.views import START, phase_starts
+from nnstep.engine.numbers import exact
 from nnstep.tui import navigation
+from nnstep.tui.comparing import MineError, Overlay, load
 from nnstep.tui.cursor import index_label
 from nnstep.tui.image_pane import ImagePane
 from nnstep.tui.loss_pane import LossPane
@@ -49,6 +53,26 @@ def describe_path(path) -> str:
         return f"bundled scenario {p.stem}"
     return visible(str(p))  # a file name is text from outside: its control characters are shown, not obeyed
 
+
+#: Every sentence the screen itself shows (the panes and the moves have their own).
+TEXT = {
+    "sub_title_mine": "{where} · yours: {file}",
+    "steps_mine": "Steps · yours: {file}",
+    "steps_counts": "✓ {match}  ✗ {differs}  · {missing}",
+    "steps_quirks": "  ≈ {quirk}",
+    "steps_nothing": "not compared in iteration {n}",
+    "mine_not_read": "Iteration {n}: {error}",
+    "mine_cell": "{cell} = {theirs}, ours = {ours}{verdict}",
+    "mine_same": ": the same",
+    "mine_differs": ": they differ",
+    "mine_loaded": "Comparing {file}: {match} match, {differs} differ, {missing} not given. {first}",
+    "mine_loaded_first": "{key} jumps to the first difference, step {step}.",
+    "mine_loaded_none": "Everything compared matches.",
+    "mine_closed": "The comparison with {file} is closed.",
+    "mine_tooltip": "Compare your own arrays (an .npz, a .json or a print_vec printout) with these; again to read "
+                    "the file anew, open another or close the comparison",
+    "first_difference_tooltip": "Jump to the first step where your arrays differ from nnstep's",
+}
 
 #: Bindings that only a training run offers.
 TRAINING_ONLY = ("next_iteration", "previous_iteration", "goto_iteration")
@@ -126,6 +150,13 @@ class DebuggerScreen(Screen):
         # The same key, out of the Footer below 110 columns, where Quit needs the room (one id: one remap).
         Binding("i", "goto_iteration_unlisted", "Iteration…", show=False, tooltip="Training: go to iteration N",
                 id="goto_iteration"),
+        # Your own arrays against these (listed in the help and the palette; the Footer has no room to spare):
+        # the Footer lists "d" only while they are compared (one id: one remap).
+        Binding("m", "open_mine", "Mine…", show=False, tooltip=TEXT["mine_tooltip"], id="open_mine"),
+        Binding("d", "first_difference", "1st diff", tooltip=TEXT["first_difference_tooltip"],
+                id="first_difference"),
+        Binding("d", "first_difference_unlisted", "1st diff", show=False, tooltip=TEXT["first_difference_tooltip"],
+                id="first_difference"),
     ]
 
     #: The layout by size (app.tcss): Textual gives the screen one class per axis on every resize.
@@ -137,7 +168,7 @@ class DebuggerScreen(Screen):
     # repaint=False: the panes repaint themselves; repainting the whole screen on every step costs more.
     digits: reactive[int] = reactive(4, init=False, repaint=False)
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, overlay: Overlay | None = None) -> None:
         super().__init__()
         #: The session whose iterations this screen shows (one for a plain scenario).
         self.session = session
@@ -157,6 +188,10 @@ class DebuggerScreen(Screen):
         #: Narrower than 110 columns or shorter than 30 rows: the Footer has no room for "i" (set by _apply_size).
         self._reduced = False
         self._timer: Timer | None = None
+        #: The user's own arrays compared with the iteration shown (None: no comparison), and their file,
+        #: read again for each iteration of a training run (a JSON trace holds one set per iteration).
+        self.overlay = overlay
+        self.mine_file: str | None = None if overlay is None else overlay.mine.path
 
     # The view's fields, read where the panes and the tests look for them.
 
@@ -212,6 +247,7 @@ class DebuggerScreen(Screen):
         self.query_one(ParamsPane).border_title = "Parameters and loss"
         self.set_class(self.training is not None, "-training")
         self._apply_size(self.app.size.width, self.app.size.height)
+        self._hand_overlay()
         self._show()
         self.query_one(StepsPane).focus()
         if self.training is not None:
@@ -359,10 +395,28 @@ class DebuggerScreen(Screen):
             links, notes = chain(self.run, step, cursor.result, digits=digits)
         reads = reads_masks(shown, e.reads)
         visiting = "" if here.produced else index_label(here.name, cursor.cell)
-        was_read = here.source in reads and bool(reads[here.source][cursor.cell])
+        was_read = here.source in reads and not here.theirs and bool(reads[here.source][cursor.cell])
         return Explained(label(step.name, cursor.result), e.lines, visiting, was_read,
                          None if links is None else tuple(link.lines for link in links), tuple(notes or ()),
-                         has_chain), reads
+                         has_chain, self._mine_cell(here, cursor.cell)), reads
+
+    @staticmethod
+    def _mine_cell(here, cell) -> str:
+        """With the cursor on the user's own array: their cell, ours at the same index, and whether they differ."""
+        if not here.theirs:
+            return ""
+        theirs = np.asarray(here.array)
+        ours = np.asarray(here.ours)
+        if theirs.ndim != len(cell):
+            return ""
+        at = cell if ours.shape == theirs.shape else None
+        if at is None and ours.size == theirs.size:
+            at = np.unravel_index(np.ravel_multi_index(cell, theirs.shape), ours.shape)
+        verdict = ""
+        if here.differs is not None:
+            verdict = TEXT["mine_differs" if here.differs[cell] else "mine_same"]
+        return TEXT["mine_cell"].format(cell=index_label(here.name, cell), theirs=exact(float(theirs[cell])),
+                                        ours="—" if at is None else exact(float(ours[at])), verdict=verdict)
 
     def _set_cell(self, view: View) -> None:
         """Show a change of the cell cursor (or the chain) alone: the step stays."""
@@ -373,6 +427,80 @@ class DebuggerScreen(Screen):
         self._place_cell(draw=True)
         if view.chain and not chain_before:
             self.query_one(OperationPane).scroll_to(y=0, animate=False, immediate=True)
+
+    # --- the compare overlay (the user's own arrays) ------------------------------------------------------
+
+    def action_open_mine(self) -> None:
+        """The dialog that opens (or reads again, or closes) the user's arrays."""
+        from nnstep.tui.mine_dialog import MineDialog
+
+        def chosen(result) -> None:
+            if result is None:
+                return
+            before = self.mine_file
+            self.show_overlay(result.overlay)
+            overlay = result.overlay
+            if overlay is None:
+                self.say(TEXT["mine_closed"].format(file=visible(before or "")))
+                return
+            first = overlay.first_divergence
+            keys = self.app.key_names()
+            self.say(TEXT["mine_loaded"].format(
+                file=overlay.name, **overlay.counts(),
+                first=TEXT["mine_loaded_none"] if first is None else
+                TEXT["mine_loaded_first"].format(key=keys.get("first_difference", "d"), step=first + 1)))
+
+        self.app.push_screen(MineDialog(self.run, self.mine_file), chosen)
+
+    def show_overlay(self, overlay: Overlay | None) -> None:
+        """Compare the user's arrays with the iteration shown (None: no longer), and show it in every pane."""
+        self.overlay = overlay
+        self.mine_file = None if overlay is None else overlay.mine.path
+        self._hand_overlay()
+        self._show()
+        self._place_cell(draw=True)
+        self.query_one(OperationPane).watch_position()
+        self.query_one(ValuesPane).redraw()
+        self.refresh_bindings()  # the Footer lists "d" while a comparison is shown
+
+    def _compare_again(self) -> None:
+        """Another iteration of a training run: the same file compared with it (a bad one says why, once)."""
+        try:
+            self.overlay = load(self.mine_file, self.run)
+        except MineError as exc:
+            self.overlay = None
+            self.say(TEXT["mine_not_read"].format(n=self.run.number, error=exc), "warning")
+        self._hand_overlay()
+
+    def _hand_overlay(self) -> None:
+        """The overlay down to the panes, and the titles that say which file is compared."""
+        overlay = self.overlay
+        self.query_one(ValuesPane).set_overlay(overlay)
+        self.query_one(OperationPane).set_overlay(overlay)
+        steps = self.query_one(StepsPane)
+        steps.set_marks(None if overlay is None else overlay.marks())
+        where = describe_path(self.run.scenario.path)
+        if self.mine_file is None:
+            self.sub_title, steps.border_title, steps.border_subtitle = where, "Steps", ""
+            return
+        file = visible(Path(self.mine_file).name)
+        self.sub_title = TEXT["sub_title_mine"].format(where=where, file=visible(self.mine_file))
+        steps.border_title = TEXT["steps_mine"].format(file=file)
+        if overlay is None:  # the file holds nothing for this iteration (a notice said why)
+            steps.border_subtitle = TEXT["steps_nothing"].format(n=self.run.number)
+            return
+        counts = overlay.counts()
+        steps.border_subtitle = TEXT["steps_counts"].format(**counts) + \
+            (TEXT["steps_quirks"].format(**counts) if counts["quirk"] else "")
+
+    def action_first_difference(self) -> None:
+        overlay = self.overlay
+        first = None if overlay is None else overlay.first_divergence
+        file = None if self.mine_file is None else visible(self.mine_file)
+        self._move(navigation.first_difference, first, file)
+
+    def action_first_difference_unlisted(self) -> None:
+        self.action_first_difference()
 
     @on(ValuesPane.Focused)
     def _cell_on(self) -> None:
@@ -462,6 +590,8 @@ class DebuggerScreen(Screen):
             widget.run = run
             widget.set_reactive(type(widget).position, position)
         self.query_one(StepsPane).set_run(run)
+        if self.mine_file is not None:
+            self._compare_again()
         self._show()
         self.query_one(NetworkPane).refresh_network()
         self.query_one(OperationPane).watch_position()
@@ -543,6 +673,10 @@ class DebuggerScreen(Screen):
             return self.training is not None
         if action == "goto_iteration_unlisted":
             return self.training is not None and self._reduced
+        if action == "first_difference":
+            return self.mine_file is not None
+        if action == "first_difference_unlisted":
+            return self.mine_file is None
         return True
 
     def action_pause(self) -> None:

@@ -17,15 +17,21 @@ PANES = [
     ("Network", "the layers as columns of nodes. Forward steps light up left to right (──▶), backward "
                 "steps right to left (◀──), an update lights the weights it changes (═W═)."),
     ("Steps", "every operation of the run, grouped by phase. ▶ is the current step, ● a breakpoint. "
-              "↑/↓ or j/k browse the list, Enter (or a click) jumps to the highlighted step."),
-    ("Operation", "the formula with its shapes, the numpy code that computes it, and what it means."),
+              "↑/↓ or j/k browse the list, Enter (or a click) jumps to the highlighted step. While your own "
+              "arrays are compared (m), each step says whether yours matches (✓), differs (✗), differs only as "
+              "the course's loss function makes it (≈) or was not given (·)."),
+    ("Operation", "the formula with its shapes, the numpy code that computes it, and what it means. While your "
+                  "arrays are compared: whether yours matches, and where it differs, the first cell that does, "
+                  "ours and yours there, and the likely mistake."),
     ("Values", "the array the step produced (→), with the cells it wrote highlighted, then every array it "
                "read. Blue is positive, red negative, grey zero. An entry at float rounding noise size (at most "
                "1.4e-14 × its array's largest) is shown as 0, and a ≈0 line under the array gives its exact value. "
                "Tab to it for the cell cursor: the arrows or h/j/k/l move it over every cell (hidden rows and "
                "columns come into view), its border gives the cell's value in full, the Operation pane how a "
                "cell of the result was computed, with its numbers, and the cells it read are highlighted; e shows "
-               "the chain from the loss down to a delta, gradient or update cell; Escape hides the cursor."),
+               "the chain from the loss down to a delta, gradient or update cell; Escape hides the cursor. While "
+               "your arrays are compared, yours is under each array of ours you gave (\"u1 yours\"), the cells "
+               "that differ highlighted."),
     ("Parameters and loss", "the loss once computed, and every W and b as they stand now. At an update "
                             "step: the parameter before, its gradient, after, and the change."),
     ("Loss (training runs)", "every iteration's batch loss, the current iteration in yellow (log scale when "

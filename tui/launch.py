@@ -10,6 +10,13 @@ import sys
 #: The headless verbs, in the order ``nnstep --help`` lists them.
 VERBS = ("trace", "explain", "compare", "check", "train", "list")
 
+#: Every sentence this module prints.
+TEXT = {
+    "one_scenario": "nnstep: one scenario at a time (got {n} arguments); `nnstep --help` shows the commands",
+    "mine_needs_path": "nnstep: --mine needs the path of your arrays (nnstep FILE --mine MINE)",
+    "mine_needs_file": "nnstep: --mine needs a scenario FILE to compare with (nnstep FILE --mine MINE)",
+}
+
 
 def main(argv: list[str] | None = None) -> int:
     from nnstep.engine import interrupts  # first: from here on a Ctrl-C is one line and exit code 130
@@ -30,15 +37,40 @@ def main(argv: list[str] | None = None) -> int:
     return app.return_code or EXIT_OK
 
 
+def _mine_argument(argv: list[str]) -> tuple[list[str], str | None] | str:
+    """``argv`` without ``--mine MINE`` (or ``--mine=MINE``), and MINE; or why it cannot be read."""
+    rest, mine = [], None
+    args = iter(argv)
+    for arg in args:
+        if arg == "--mine":
+            mine = next(args, None)
+            if mine is None:
+                return TEXT["mine_needs_path"]
+        elif arg.startswith("--mine="):
+            mine = arg.removeprefix("--mine=")
+        else:
+            rest.append(arg)
+    if mine is not None and not mine.strip():
+        return TEXT["mine_needs_path"]
+    if mine is not None and not rest:
+        return TEXT["mine_needs_file"]
+    return rest, mine
+
+
 def _app(argv: list[str]):
-    """The app on FILE (or on the picker), or the exit code of a FILE that cannot be opened."""
+    """The app on FILE (or on the picker), with MINE compared (``--mine``), or the exit code of a FILE or a
+    MINE that cannot be opened."""
     from nnstep.engine.cli import EXIT_BAD_INPUT, load_or_report
 
-    if len(argv) > 1:
-        print(f"nnstep: one scenario at a time (got {len(argv)} arguments); "
-              f"`nnstep --help` shows the commands", file=sys.stderr)
+    parsed = _mine_argument(argv)
+    if isinstance(parsed, str):
+        print(parsed, file=sys.stderr)
         return EXIT_BAD_INPUT
-    result = None
+    argv, mine = parsed
+    if len(argv) > 1:
+        print(TEXT["one_scenario"].format(n=len(argv)), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    result = overlay = None
     if argv:
         from nnstep.engine.session import Session
 
@@ -46,9 +78,17 @@ def _app(argv: list[str]):
         if scenario is None:
             return EXIT_BAD_INPUT
         result = Session(scenario)
+        if mine is not None:
+            from nnstep.tui.comparing import MineError, load, mine_path
+
+            try:
+                overlay = load(mine_path(mine), result.iteration(1))
+            except MineError as exc:
+                print(f"nnstep: {exc}", file=sys.stderr)
+                return EXIT_BAD_INPUT
     from nnstep.tui.app import NNStepApp
 
-    return NNStepApp(session=result)
+    return NNStepApp(session=result, overlay=overlay)
 
 
 if __name__ == "__main__":

@@ -54,11 +54,14 @@ TEXT = {
                 "it on a delta, a gradient or an update.",
     "no_chain_start": "These are the data the run starts from: the chain of derivatives starts at the loss, and "
                       "{key} shows it on a delta, a gradient or an update.",
+    "no_mine": "No arrays of yours to compare with: {key} opens a file of them (.npz, .json or a printout).",
+    "no_difference": "Nothing in {file} differs from nnstep's arrays in this iteration.",
+    "first_difference": "The first difference: step {step}, {formula}",
 }
 
 #: The keys a notice names when the app has not said (the defaults of the bindings).
 DEFAULT_KEYS = {"previous_step": "p / ←", "first_step": "g / Home", "goto_iteration": "i", "toggle_breakpoint": "b",
-                "show_chain": "e"}
+                "show_chain": "e", "open_mine": "m"}
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,17 @@ def last_step(view: View, ctx: Context) -> Moved:
 def jump(view: View, ctx: Context, position: int) -> Moved:
     """A step chosen in the list, in this iteration."""
     return go(view, ctx, position)
+
+
+def first_difference(view: View, ctx: Context, first: int | None, file: str | None) -> Moved:
+    """The first step where the user's arrays (``file``, None: none opened) differ from ours (``first``, its
+    index, None: none differs), in this iteration."""
+    if file is None:
+        return Moved(view, (_say("no_mine", key=ctx.key("open_mine")),))
+    if first is None:
+        return Moved(view, (_say("no_difference", file=file),))
+    moved = go(view, ctx, first)
+    return Moved(moved.view, moved.notices + (_say("first_difference", step=first + 1, formula=ctx.formulas[first]),))
 
 
 # --- iterations -----------------------------------------------------------------------------------------

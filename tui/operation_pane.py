@@ -1,4 +1,5 @@
-"""The current operation: its formula with shapes, the numpy code that computes it, and what it means."""
+"""The current operation: its formula with shapes, the numpy code that computes it, and what it means; while
+the user's own arrays are compared, whether theirs matches and, where it differs, the likely mistake."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ import re
 import textwrap
 from dataclasses import dataclass
 
+import numpy as np
+
 from rich.text import Text
 from textual.reactive import reactive
 
-from nnstep.engine.steps import Iteration
+from nnstep.engine.numbers import exact
+from nnstep.engine.steps import Iteration, shape_label
+from nnstep.tui.comparing import Overlay
+from nnstep.tui.cursor import index_label
 from nnstep.tui.text_view import ScrollingTextView, iteration_of
 
 #: Every sentence of the explanations this pane shows (a translation replaces the templates).
@@ -20,6 +26,23 @@ TEXT = {
     "input_read": "{cell} is one of the cells that {result} read (highlighted).",
     "input_unread": "{cell} is not one of the cells that {result} read (those are highlighted).",
     "start": "{cell} is part of the data the run starts from: it is given, not computed.",
+    # The compare overlay (the user's own arrays).
+    "mine_match": "✓ yours matches ({file})",
+    "mine_missing": "· not in {file}: nothing to compare here",
+    "mine_differs": "✗ yours differs at {cell}: ours {ours}, yours {theirs} ({count} of {size} entries differ)",
+    "mine_shape": "✗ yours differs in shape: ours {ours}, yours {theirs}",
+    "mine_quirk": "≈ yours differs at {cell}: ours {ours}, yours {theirs}",
+    "mine_quirk_after": "No later step reads the loss: the two runs do not part here.",
+    "mine_first": "This is where the two runs part: the first step that differs.",
+    "likely": "likely: ",
+    "mine_summary": "Comparing {file} ({source}): {counts}.",
+    "mine_counts": "{match} match, {differs} differ, {missing} not given",
+    "mine_quirks": ", {quirk} the course's loss",
+    "mine_first_at": " The first difference is {name}, step {step}: {key} goes there.",
+    "mine_none_differs": " Everything compared matches.",
+    "mine_unknown": "Not compared: {names}.",
+    "mine_unknown_one": "{name} (did you mean {suggestion}?)",
+    "mine_close": "{key} opens another file, or closes the comparison.",
 }
 
 
@@ -39,6 +62,8 @@ class Explained:
     chain_notes: tuple[str, ...] = ()
     #: Whether this step has a chain at all (a delta, a gradient, an update).
     has_chain: bool = False
+    #: With the cursor on the user's own array (the compare overlay): their cell against ours, else "".
+    mine: str = ""
 
 
 def hanging(line: str, width: int, indent: int | None = None) -> list[str]:
@@ -76,17 +101,23 @@ def explanation_lines(lines, width: int) -> list[tuple[str, bool]]:
 class OperationPane(ScrollingTextView):
     """What the step at ``position`` does, in the seed's notation, in numpy and in words."""
 
-    COMPONENT_CLASSES = {"operation--formula", "operation--code", "operation--label", "operation--description"}
+    COMPONENT_CLASSES = {"operation--formula", "operation--code", "operation--label", "operation--description",
+                         "operation--match", "operation--differs", "operation--quirk"}
 
     DEFAULT_CSS = """
     OperationPane > .operation--formula { color: $text-warning; text-style: bold; }
     OperationPane > .operation--code { color: $text-success; }
     OperationPane > .operation--label { color: $text-muted; }
     OperationPane > .operation--description { color: $foreground 80%; }
+    OperationPane > .operation--match { color: $text-success; text-style: bold; }
+    OperationPane > .operation--differs { color: $text-error; text-style: bold; }
+    OperationPane > .operation--quirk { color: $text-warning; text-style: bold; }
     """
 
     #: What is explained of the cell under the cursor (None: no cursor); the screen sets it.
     explained: Explained | None = None
+    #: The user's own arrays compared with this iteration (None: no comparison); set with set_overlay.
+    overlay: Overlay | None = None
 
     position: reactive[int] = reactive(-1, repaint=False)  # the view repaints the lines that changed
 
@@ -98,6 +129,11 @@ class OperationPane(ScrollingTextView):
 
     def on_resize(self) -> None:
         self.watch_position()
+
+    def set_overlay(self, overlay: Overlay | None) -> None:
+        """Say how the user's arrays compare (None: no longer); what was drawn without them is dropped."""
+        self.overlay = overlay
+        self._rendered.clear()
 
     def prepare_position(self, position: int) -> None:
         """Render ``position`` ahead of time, so that stepping there only repaints."""
@@ -121,6 +157,8 @@ class OperationPane(ScrollingTextView):
         formula, label = style("operation--formula"), style("operation--label")
         keys = self.keys
         text = Text()
+        if explained.mine and explained.chain is None:
+            text.append(explained.mine + "\n", style="bold")
         if explained.chain is not None:
             text.append(TEXT["chain_heading"].format(cell=explained.cell), style=formula)
             for link in explained.chain:
@@ -132,7 +170,7 @@ class OperationPane(ScrollingTextView):
                                                           again=keys.get("show_chain", "e")), style=label)
         elif explained.lines:
             self._explanation_lines(text, explained.lines, width, formula)
-            if explained.visiting:
+            if explained.visiting and not explained.mine:
                 key = "input_read" if explained.visiting_read else "input_unread"
                 text.append("\n" + TEXT[key].format(cell=explained.visiting, result=explained.cell), style=label)
             if explained.has_chain:
@@ -165,6 +203,7 @@ class OperationPane(ScrollingTextView):
             text.append(" to run its first operation, ")
             text.append(run.steps[0].formula, style=formula)
             text.append(".")
+            self._mine_summary(text)
             if iteration_of(run) == 1 and run.scenario.description:
                 text.append("\n\n" + run.scenario.description, style=style("operation--description"))
             return text
@@ -179,6 +218,7 @@ class OperationPane(ScrollingTextView):
             text.append(" to run the first operation, ")
             text.append(run.steps[0].formula, style=formula)
             text.append(".")
+            self._mine_summary(text)
             if sc.description:
                 text.append("\n\n" + sc.description, style=style("operation--description"))
             return text
@@ -188,6 +228,7 @@ class OperationPane(ScrollingTextView):
         text.append(step.shapes)
         text.append("\nnumpy  ", style=label)
         text.append(step.code, style=code)
+        self._mine_step(text, step)
         if step.note:
             text.append("\n" + step.note)
         training = run.scenario.training
@@ -211,6 +252,70 @@ class OperationPane(ScrollingTextView):
             text.append(self.keys.get("first_step", "g / Home").split(" / ")[0], style="bold")
             text.append(" goes to the start.", style="italic")
         return text
+
+    # --- the compare overlay ---------------------------------------------------------------------------
+
+    def _mine_step(self, text: Text, step) -> None:
+        """Whether the user's array of ``step`` matches ours; where it differs, where first, by how much, and
+        the likely mistake."""
+        overlay = self.overlay
+        if overlay is None:
+            return
+        style = self.get_component_rich_style
+        r = overlay.result(step)
+        text.append("\n")
+        if r is None or r.status == "missing":
+            text.append(TEXT["mine_missing"].format(file=overlay.name), style=style("operation--label"))
+            return
+        if r.status == "match":
+            text.append(TEXT["mine_match"].format(file=overlay.name), style=style("operation--match"))
+            return
+        if r.shapes is not None:
+            line = TEXT["mine_shape"].format(ours=shape_label(np.empty(r.shapes[0])),
+                                             theirs=shape_label(np.empty(r.shapes[1])))
+        else:
+            line = TEXT["mine_quirk" if r.course_quirk else "mine_differs"].format(
+                cell=index_label(step.name, r.first_index), ours=exact(r.ours_at), theirs=exact(r.theirs_at),
+                count=int(np.count_nonzero(r.differing)), size=r.differing.size)
+        text.append(line, style=style("operation--quirk" if r.course_quirk else "operation--differs"))
+        if r.cause:
+            text.append("\n" + TEXT["likely"], style="bold")
+            text.append(r.cause)
+        if r.course_quirk:
+            text.append("\n" + TEXT["mine_quirk_after"], style=style("operation--label"))
+        elif step.index == overlay.first_divergence:
+            text.append("\n" + TEXT["mine_first"], style="bold")
+
+    def _mine_summary(self, text: Text) -> None:
+        """At the start: which file is compared, how many steps match, where the runs part, and the names
+        that were not compared."""
+        overlay = self.overlay
+        if overlay is None:
+            return
+        style = self.get_component_rich_style
+        counts = overlay.counts()
+        summary = TEXT["mine_counts"].format(**counts)
+        if counts["quirk"]:
+            summary += TEXT["mine_quirks"].format(**counts)
+        text.append("\n\n")
+        text.append(TEXT["mine_summary"].format(file=overlay.name, source=overlay.source,
+                                                counts=summary), style="bold")
+        first = overlay.first_divergence
+        if first is None:
+            text.append(TEXT["mine_none_differs"], style=style("operation--match"))
+        else:
+            text.append(TEXT["mine_first_at"].format(name=self.run.steps[first].name, step=first + 1,
+                                                     key=self.keys.get("first_difference", "d")),
+                        style=style("operation--differs"))
+        unknown = overlay.unknown()
+        if unknown:
+            names = ", ".join(TEXT["mine_unknown_one"].format(name=r.name, suggestion=r.suggestion) if r.suggestion
+                              else r.name for r in unknown)
+            text.append("\n" + TEXT["mine_unknown"].format(names=names), style=style("operation--label"))
+        for note in overlay.comparison.notes:
+            text.append("\n" + note, style=style("operation--label"))
+        text.append("\n" + TEXT["mine_close"].format(key=self.keys.get("open_mine", "m")),
+                    style=style("operation--label"))
 
     def title(self, position: int) -> str:
         """``Operation · iteration 537/1000 · step 9/15 · backward · layer 1``; in a narrow pane a training

@@ -1,4 +1,5 @@
-"""Every step of the run as a list grouped by phase; the current step marked, breakpoints dotted.
+"""Every step of the run as a list grouped by phase; the current step marked, breakpoints dotted, and, while
+the user's own arrays are compared, whether theirs matches (✓), differs (✗) or was not given (·).
 
 Drawn with the Line API from a cache of rendered rows: a step changes two rows' marks, so moving the
 cursor repaints from the cache instead of re-rendering the whole list.
@@ -19,6 +20,9 @@ from nnstep.engine.steps import Iteration
 from nnstep.tui.theme import foreground
 
 CURRENT, BREAKPOINT = "▶", "●"
+#: A step's mark while the user's arrays are compared (:data:`nnstep.tui.comparing.Mark`): "quirk" is a loss
+#: that differs only as the course's own cross_entropy_error makes it.
+MARKS = {"match": "✓", "differs": "✗", "quirk": "≈", "missing": "·"}
 START_ROW = 0
 
 
@@ -37,7 +41,8 @@ class StepsPane(ScrollView, can_focus=True):
                 id="steps.select"),
     ]
 
-    COMPONENT_CLASSES = {"steps--cursor", "steps--phase", "steps--current", "steps--breakpoint", "steps--muted"}
+    COMPONENT_CLASSES = {"steps--cursor", "steps--phase", "steps--current", "steps--breakpoint", "steps--muted",
+                         "steps--match", "steps--differs", "steps--quirk", "steps--missing"}
     ALLOW_MAXIMIZE = False
 
     DEFAULT_CSS = """
@@ -47,6 +52,10 @@ class StepsPane(ScrollView, can_focus=True):
     StepsPane > .steps--current { color: $text-warning; text-style: bold; }
     StepsPane > .steps--breakpoint { color: $text-error; text-style: bold; }
     StepsPane > .steps--muted { color: $text-muted; }
+    StepsPane > .steps--match { color: $text-success; text-style: bold; }
+    StepsPane > .steps--differs { color: $text-error; text-style: bold; }
+    StepsPane > .steps--quirk { color: $text-warning; text-style: bold; }
+    StepsPane > .steps--missing { color: $text-muted; }
     """
 
     class JumpRequested(Message):
@@ -61,6 +70,8 @@ class StepsPane(ScrollView, can_focus=True):
         self.run = run
         self.position = -1
         self.breakpoints: frozenset[int] = frozenset()
+        #: Each step's mark while the user's arrays are compared (None: no comparison); set with set_marks.
+        self.marks: dict[int, str] | None = None
         #: One entry per row: the position it stands for (−1 the start), or a phase's name for a heading.
         self.rows: list[int | str] = [-1]
         phase = None
@@ -102,6 +113,9 @@ class StepsPane(ScrollView, can_focus=True):
             text.append("    start", style="bold" if current else muted)
             return text
         text.append(f"{item + 1:>3} ", style=muted)
+        if self.marks is not None:
+            mark = self.marks.get(item, "missing")
+            text.append(MARKS[mark] + " ", style=self._colour(f"steps--{mark}"))
         text.append(self.run.steps[item].formula, style="bold" if current else "")
         return text
 
@@ -116,6 +130,13 @@ class StepsPane(ScrollView, can_focus=True):
         changed |= {self.row_of(p) for p in self.breakpoints ^ breakpoints}
         self.position, self.breakpoints = position, breakpoints
         self.move_highlight(self.row_of(position), changed, follow=True)
+
+    def set_marks(self, marks: dict[int, str] | None) -> None:
+        """Mark each step as the comparison found it (None: no comparison), and repaint."""
+        if marks != self.marks:
+            self.marks = marks
+            self._cache.clear()
+            self.refresh()
 
     def _refresh_rows(self, rows) -> None:
         scroll_y, width = self.scroll_offset.y, self.size.width

@@ -13,8 +13,10 @@ from textual.binding import Binding
 from textual.message import Message
 
 from nnstep.engine.numbers import exact
+from nnstep.engine.steps import shape_label
 from nnstep.engine.views import update_parts, written_cells
 from nnstep.tui.arrays import Drawn, Placement, label_width, labelled_drawn, placement
+from nnstep.tui.comparing import Overlay, Theirs
 from nnstep.tui.cursor import Cursor, Grid, index_label
 from nnstep.tui.text_view import StepView, iteration_of
 from nnstep.tui.theme import background
@@ -27,6 +29,9 @@ TEXT = {
     "after": "{name} after",
     "before": "{name} before",
     "change": "change",
+    "yours": "{name} yours",
+    "yours_label": "yours",
+    "shapes": "yours is {theirs}, ours {ours}: they cannot be compared cell by cell",
     "title": "Values",
     "title_cell": "Values · {cell}",
     "cell": "{cell} = {value}",
@@ -52,18 +57,33 @@ class Shown:
     arrow: bool = False
     #: The name it has in ``step.inputs`` (None for a result): what an explanation's reads call it.
     source: str | None = None
+    #: The user's own array (the compare overlay), shown under ``ours``, the array of ours it is compared
+    #: with; ``differs``: its cells that differ (None: none marked); ``note``: a line under it (both shapes).
+    theirs: bool = False
+    ours: np.ndarray | None = None
+    differs: np.ndarray | None = None
+    note: str = ""
+    #: A cell to keep in view when the array is too big to show whole (the first that differs).
+    focus: tuple[int, ...] | None = None
+    #: The label drawn, when it is not ``name`` (the user's array, right under ours, is just "yours").
+    label: str = ""
+
+    @property
+    def drawn_label(self) -> str:
+        return self.label or self.name
 
 
 class ValuesPane(StepView):
     """The result (→) on top, what it read below; scrolls when the arrays are taller than the pane. Focused,
     it has a cell cursor that the arrows or h/j/k/l move (the screen keeps where it is)."""
 
-    COMPONENT_CLASSES = {"array--cursor", "array--read"}
+    COMPONENT_CLASSES = {"array--cursor", "array--read", "array--differs"}
 
     DEFAULT_CSS = """
     ValuesPane > .array--cursor { background: $block-cursor-background; color: $block-cursor-foreground;
                                   text-style: bold; }
     ValuesPane > .array--read { background: $warning 35%; }
+    ValuesPane > .array--differs { background: $error 35%; text-style: bold; }
     """
 
     # The Footer lists the four as one entry, ←↓↑→ Cell (a Binding.Group loses its gap in the compact Footer).
@@ -81,6 +101,8 @@ class ValuesPane(StepView):
         #: The cell cursor (None: off) and the reads of the cell it explains, as the screen says.
         self.cursor: Cursor | None = None
         self.reads: dict[str, np.ndarray] = {}
+        #: The user's own arrays compared with this iteration (None: no comparison); set with set_overlay.
+        self.overlay: Overlay | None = None
         #: The line of the cursor in each rendering kept, to scroll it into view; each array drawn; the grids.
         self._cursor_lines: OrderedDict[tuple, int | None] = OrderedDict()
         self._drawn: OrderedDict[tuple, Drawn] = OrderedDict()
@@ -98,7 +120,14 @@ class ValuesPane(StepView):
         """The arrays' styles, with the cursor's (a solid block) and the read cells' (a background under the
         numbers' own colours)."""
         style = self.get_component_rich_style
-        return replace(super().array_styles(), cursor=style("array--cursor"), read=background(style("array--read")))
+        return replace(super().array_styles(), cursor=style("array--cursor"), read=background(style("array--read")),
+                       differs=background(style("array--differs")))
+
+    def set_overlay(self, overlay: Overlay | None) -> None:
+        """Show the user's arrays beside ours (None: no longer); what was drawn without them is dropped."""
+        self.overlay = overlay
+        for cache in (self._cursor_lines, self._drawn, self._grids, self._placements, self._rendered):
+            cache.clear()
 
     # --- what is shown ------------------------------------------------------------------------------------
 
@@ -106,7 +135,8 @@ class ValuesPane(StepView):
         """The arrays at ``position``, in the order drawn: the result(s), then what the step read."""
         run = self.run
         if position < 0:
-            return [Shown("x", run.x)] + ([Shown("d", run.d)] if run.d is not None else [])
+            start = [Shown("x", run.x, source="x")] + ([Shown("d", run.d, source="d")] if run.d is not None else [])
+            return self._with_theirs(None, start)
         step = run.steps[position]
         written = written_cells(step)
         if step.phase == "update":
@@ -117,7 +147,30 @@ class ValuesPane(StepView):
         else:
             produced = [Shown(step.name, step.value, written, True, True)]
             read = [Shown(name, a, source=name) for name, a in step.inputs.items()]
-        return produced + read
+        return self._with_theirs(step, produced + read)
+
+    def _with_theirs(self, step, shown: list[Shown]) -> list[Shown]:
+        """``shown`` with the user's own arrays, when compared, each under the array of ours it stands for: the
+        result (an update's parameter after it) and the inputs they gave."""
+        overlay = self.overlay
+        if overlay is None:
+            return shown
+        out: list[Shown] = []
+        for s in shown:
+            if s.produced and not s.arrow:
+                out.append(s)  # an update's change: theirs is their parameter after it
+                continue
+            theirs = overlay.theirs_result(step) if s.produced else overlay.theirs_input(step, s.source, s.array)
+            if theirs is None:
+                out.append(s)
+                continue
+            name = TEXT["yours"].format(name=step.name if s.produced and step is not None else s.name)
+            focus = _first(theirs.differing)
+            ours_focus = focus if theirs.differing is None or theirs.differing.size != np.size(s.array) else \
+                _first(theirs.differing.reshape(np.shape(s.array)))
+            out.append(replace(s, focus=ours_focus))
+            out.append(_their_shown(name, s, theirs, focus))
+        return out
 
     def grids(self, position: int, width: int | None = None) -> list[Grid]:
         """The arrays at ``position`` as the cursor moves over them (a wrapped vector's lines as drawn)."""
@@ -125,7 +178,7 @@ class ValuesPane(StepView):
         key = (iteration_of(self.run), position, self.digits, width)
         if key not in self._grids:
             shown = self.shown_at(position)
-            w = label_width([(s.name, s.array) for s in shown])
+            w = label_width([(s.drawn_label, s.array) for s in shown])
             self._grids[key] = [Grid(s.name, np.shape(s.array), s.produced,
                                      self._draw(position, slot, s, w, self.digits, width).per_line)
                                 for slot, s in enumerate(shown)]
@@ -156,7 +209,7 @@ class ValuesPane(StepView):
                   reads: dict[str, np.ndarray] | None = None) -> Text:
         styles = self.array_styles()
         shown = self.shown_at(position)
-        w = label_width([(s.name, s.array) for s in shown])
+        w = label_width([(s.drawn_label, s.array) for s in shown])
         reads = reads or {}
         lines: list[Text] = []
         cursor_line = None
@@ -166,7 +219,7 @@ class ValuesPane(StepView):
             lines.append(Text(heading, style=styles.shape))
         for slot, s in enumerate(shown):
             if slot and not s.produced and shown[slot - 1].produced:
-                names = ", ".join(t.name for t in shown if not t.produced)
+                names = ", ".join(t.name for t in shown if not t.produced and not t.theirs)
                 lines.append(Text(TEXT["read"].format(names=names), style=styles.shape))
             on = cursor is not None and cursor.slot == slot
             marked = reads.get(s.source) if s.source else None
@@ -175,6 +228,8 @@ class ValuesPane(StepView):
             if on and drawn.cursor_line is not None:
                 cursor_line = len(lines) + drawn.cursor_line
             lines.extend(drawn.lines)
+            if s.note:
+                lines.append(Text("    " + s.note, style=styles.shape))
         text = Text("\n").join(lines)
         text.rstrip()
         self._cursor_lines[(position, digits, width, cursor)] = cursor_line
@@ -191,13 +246,15 @@ class ValuesPane(StepView):
         if drawn is None:
             place = self._placements.get(where)
             if place is None:
-                place = self._placements[where] = placement(s.name, s.array, label_w, digits, width)
+                place = self._placements[where] = placement(s.drawn_label, s.array, label_w, digits, width)
                 _bound(self._placements, 4 * self.CACHE_SIZE)
             # Without the cursor in it, an array keeps the first cell that the explained one read in view.
             focus = None if marked is None or cell is not None or not marked.any() else \
                 tuple(int(i) for i in np.argwhere(marked)[0])
-            drawn = labelled_drawn(s.name, s.array, label_w, digits, width, s.written, s.arrow,
-                                   styles or self.array_styles(), cell, marked, place, focus)
+            if focus is None and cell is None:
+                focus = s.focus  # the first cell that differs from the user's
+            drawn = labelled_drawn(s.drawn_label, s.array, label_w, digits, width, s.written, s.arrow,
+                                   styles or self.array_styles(), cell, marked, place, focus, s.differs)
             self._drawn[key] = drawn
             _bound(self._drawn, 4 * self.CACHE_SIZE)
         else:
@@ -240,6 +297,21 @@ class ValuesPane(StepView):
         top = max(0, min(top, max(0, self.virtual_size.height - height)))
         if top != round(self.scroll_y):
             self.scroll_to(y=top, animate=False, immediate=True)
+
+
+def _first(mask: np.ndarray | None) -> tuple[int, ...] | None:
+    """The first True cell of ``mask`` (None for none)."""
+    if mask is None or not mask.any():
+        return None
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def _their_shown(name: str, ours: Shown, theirs: Theirs, focus) -> Shown:
+    """The user's array as the pane shows it, under ``ours``."""
+    note = "" if theirs.shapes is None else TEXT["shapes"].format(ours=shape_label(np.empty(theirs.shapes[0])),
+                                                                 theirs=shape_label(np.empty(theirs.shapes[1])))
+    return Shown(name, theirs.array, produced=ours.produced, theirs=True, ours=ours.array, differs=theirs.differing,
+                 note=note, focus=focus, label=TEXT["yours_label"])
 
 
 def _bound(cache: OrderedDict, size: int) -> None:
