@@ -80,6 +80,9 @@ class Term:
 
     label: str
     value: float
+    #: The cell of a delta or gradient that this term carries, where it carries one (``delta1[n,2]`` in a
+    #: term of ``grad_W1[1,2]``): the chain follows the largest.
+    via: Read | None = None
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,11 @@ class Explanation:
     #: What to show, in order: the formula, what its symbols stand for, the numbers, any intermediate
     #: line, ``= value``, then the note.
     lines: tuple[str, ...]
-    #: Why the entry is what it is, where that needs saying (a cancelled slope, a dead unit, an overflow).
+    #: What this one cell needs said (a dead unit here, an overflow); the last of ``lines``.
     note: str = ""
+    #: Why every entry of the step is what it is (the step's own note: a slope that cancels, the course's
+    #: loss); not in ``lines``, since the step shows it once for all its cells.
+    why: str = ""
 
 
 def label(name: str, cell: Cell) -> str:
@@ -192,7 +198,7 @@ class _Builder:
         return _sum(parts, self.top, self.digits, always)
 
     def made(self, rhs: str, numbers: str, terms, combine, reads, middle=(), lhs: str | None = None,
-             defs=(), note: str = "") -> Explanation:
+             defs=(), note: str = "", why: str = "") -> Explanation:
         """The explanation: ``lhs = rhs``, the definitions under it, ``= numbers``, ``= middle``…, ``= value``."""
         lhs = lhs or self.target
         formula = f"{lhs} = {rhs}"
@@ -207,7 +213,8 @@ class _Builder:
         lines = (formula,) + tuple(f"{pad}  {d}" for d in defs) + tuple(f"{pad}= {m}" for m in steps) + \
             (f"{pad}= {result}",) + ((note,) if note else ())
         return Explanation(self.step, self.cell, self.value, formula, "= " + numbers,
-                           tuple(Term(t, float(v)) for t, v in terms), combine, tuple(reads), lines, note)
+                           tuple(t if isinstance(t, Term) else Term(t[0], float(t[1])) for t in terms), combine,
+                           tuple(reads), lines, note, why)
 
     def largest(self, shown: list[int] | None, index: str, name=str) -> tuple[str, ...]:
         """The line naming which terms a shortened sum shows."""
@@ -297,7 +304,7 @@ class _Builder:
             defs.append(TEXT["zeros"].format(n=zeros, total=y.size, are="is" if zeros == 1 else "are"))
         if shown is not None:
             defs.append(TEXT["largest_cells"].format(k=len(shown), which=", ".join(label("y", cells[i]) for i in shown)))
-        return self.made(rhs, expansion, terms, "sum", reads, middle, defs=defs, note=self.step.note)
+        return self.made(rhs, expansion, terms, "sum", reads, middle, defs=defs, why=self.step.note)
 
     # --- backward ---------------------------------------------------------------------------------------
 
@@ -319,16 +326,16 @@ class _Builder:
             rhs = fn.text("delta_entry", y=yl, d=dl, n=N, N=N)
             numbers = fn.text("delta_entry", y=self.arg(y[c]), d=self.arg(d[c]), n=N, N=N)
             terms = [(f"{yl} − {dl}", float(y[c] - d[c])), (f"1 / {N}", 1.0 / N)]
-            return self.made(rhs, numbers, terms, "product", [Read("y", c), Read("d", c)], lhs=lhs, note=why)
+            return self.made(rhs, numbers, terms, "product", [Read("y", c), Read("d", c)], lhs=lhs, why=why)
         g = (y - d) / y.size  # as the loss's delta computes it
         if act.rowwise:
             return self.softmax_back(act, lhs, "y", y, g, _reads("y", _row(y, c)) + _reads("d", _row(d, c)),
-                                     TEXT["softmax_g"].format(n=y.size), why)
+                                     TEXT["softmax_g"].format(n=y.size), why=why)
         first = fn.text("delta_entry", y=yl, d=dl, n=y.size)
         first_numbers = fn.text("delta_entry", y=self.arg(y[c]), d=self.arg(d[c]), n=y.size)
         reads = [Read("y", c), Read("d", c)]
         if act.backward_reads is None:
-            return self.made(first, first_numbers, [(first, float(g[c]))], "product", reads, lhs=lhs, note=why)
+            return self.made(first, first_numbers, [(first, float(g[c]))], "product", reads, lhs=lhs, why=why)
         slope = act.slopes(u, y, y.shape)
         at = label(un, c)
         if act.backward_reads == "u":
@@ -339,7 +346,7 @@ class _Builder:
         terms = [(first, float(g[c])), (f"{act.name}'({at})", float(slope[c]))]
         defs = (TEXT["slope"].format(name=act.name, u=at, slope=act.text("slope", u=at, z=yl)),)
         return self.made(rhs, f"{first_numbers} · {slope_numbers}", terms, "product", reads,
-                         (f"{self.arg(g[c])} · {self.arg(slope[c])}",), lhs=lhs, defs=defs, note=why)
+                         (f"{self.arg(g[c])} · {self.arg(slope[c])}",), lhs=lhs, defs=defs, why=why)
 
     def hidden_delta(self) -> Explanation:
         act = ACTIVATIONS[self.step.activation]
@@ -361,7 +368,8 @@ class _Builder:
         at = label(names.u(self.step.layer), self.cell)
         s_label = "" if act.backward_reads is None else f"·{act.name}'({at})"
         products = [float(above[row + (k,)] * W[j, k]) for k in range(K)]
-        terms = [(f"{label(an, row + (k,))}·{label(Wn, (j, k))}{s_label}", p * slope) for k, p in enumerate(products)]
+        terms = [Term(f"{label(an, row + (k,))}·{label(Wn, (j, k))}{s_label}", p * slope, Read(an, row + (k,)))
+                 for k, p in enumerate(products)]
         back = _join(f"{label(an, row + (k,))}·{label(Wn, (j, k))}" for k in range(K)) if K <= 4 else \
             TEXT["hidden_sum"].format(above=an, k=",".join([str(i) for i in row] + ["k"]), W=Wn, j=j)
         inner, shown = self.sum([(f"{self.arg(above[row + (k,)])}·{self.arg(W[j, k])}", products[k])
@@ -382,7 +390,7 @@ class _Builder:
                          (f"{self.arg(total)} · {self.arg(slope)}",), lhs=lhs, defs=defs, note=note)
 
     def softmax_back(self, act: Activation, lhs: str, zn: str, z: np.ndarray, g: np.ndarray, reads: list[Read],
-                     g_line: str, note: str = "") -> Explanation:
+                     g_line: str, why: str = "") -> Explanation:
         """One entry of softmax's backward pass as its code computes it: z_j·(g_j − s), s = Σₘ g_m·z_m.
 
         ``g`` is dE/dz for the whole array, computed as the straight run computes it, so the factors are
@@ -402,7 +410,7 @@ class _Builder:
         factor = float(g_row[j] - s_value)
         terms = [(zj, float(z_row[j])), (act.text("back_factor", gj=gj), factor)]
         return self.made(rhs, numbers, terms, "product", reads, (f"{self.arg(z_row[j])} · {self.arg(factor)}",),
-                         lhs=lhs, defs=(g_line, s_line), note=note)
+                         lhs=lhs, defs=(g_line, s_line), why=why)
 
     def grad_W(self) -> Explanation:
         (pn, dn), (p, dl) = self.names, self.arrays
@@ -410,16 +418,17 @@ class _Builder:
         lhs = self.grad_lhs()
         if dl.ndim == 1:
             rhs = f"{label(pn, (i,))}·{label(dn, (j,))}"
-            terms = [(rhs, float(p[i] * dl[j]))]
+            terms = [Term(rhs, float(p[i] * dl[j]), Read(dn, (j,)))]
             return self.made(rhs, f"{self.arg(p[i])}·{self.arg(dl[j])}", terms, "sum",
                              [Read(pn, (i,)), Read(dn, (j,))], lhs=lhs)
         rows = dl.shape[0]
-        terms = [(f"{label(pn, (r, i))}·{label(dn, (r, j))}", float(p[r, i] * dl[r, j])) for r in range(rows)]
-        numbers = [(f"{self.arg(p[r, i])}·{self.arg(dl[r, j])}", terms[r][1]) for r in range(rows)]
-        rhs = _join(t for t, _ in terms) if rows <= 3 else f"Σₙ {pn}[n,{i}]·{dn}[n,{j}]  (n = 0…{rows - 1})"
+        terms = [Term(f"{label(pn, (r, i))}·{label(dn, (r, j))}", float(p[r, i] * dl[r, j]), Read(dn, (r, j)))
+                 for r in range(rows)]
+        numbers = [(f"{self.arg(p[r, i])}·{self.arg(dl[r, j])}", terms[r].value) for r in range(rows)]
+        rhs = _join(t.label for t in terms) if rows <= 3 else f"Σₙ {pn}[n,{i}]·{dn}[n,{j}]  (n = 0…{rows - 1})"
         reads = _reads(pn, [(r, i) for r in range(rows)]) + _reads(dn, [(r, j) for r in range(rows)])
         expansion, shown = self.sum(numbers)
-        middle = () if shown is not None or rows < 2 else (_join(self.arg(v) for _, v in terms),)
+        middle = () if shown is not None or rows < 2 else (_join(self.arg(t.value) for t in terms),)
         return self.made(rhs, expansion, terms, "sum", reads, middle, lhs=lhs, defs=self.largest(shown, "n", str))
 
     def grad_b(self) -> Explanation:
@@ -427,12 +436,12 @@ class _Builder:
         (j,) = self.cell
         lhs = self.grad_lhs()
         if dl.ndim == 1:
-            return self.made(label(dn, (j,)), self.num(dl[j]), [(label(dn, (j,)), float(dl[j]))], "sum",
-                             [Read(dn, (j,))], lhs=lhs)
+            return self.made(label(dn, (j,)), self.num(dl[j]), [Term(label(dn, (j,)), float(dl[j]), Read(dn, (j,)))],
+                             "sum", [Read(dn, (j,))], lhs=lhs)
         rows = dl.shape[0]
-        terms = [(label(dn, (r, j)), float(dl[r, j])) for r in range(rows)]
-        rhs = _join(t for t, _ in terms) if rows <= 3 else f"Σₙ {dn}[n,{j}]  (n = 0…{rows - 1})"
-        expansion, shown = self.sum([(self.arg(v), v) for _, v in terms])
+        terms = [Term(label(dn, (r, j)), float(dl[r, j]), Read(dn, (r, j))) for r in range(rows)]
+        rhs = _join(t.label for t in terms) if rows <= 3 else f"Σₙ {dn}[n,{j}]  (n = 0…{rows - 1})"
+        expansion, shown = self.sum([(self.arg(t.value), t.value) for t in terms])
         return self.made(rhs, expansion, terms, "sum", _reads(dn, [(r, j) for r in range(rows)]), lhs=lhs,
                          defs=self.largest(shown, "n", str))
 
@@ -442,14 +451,16 @@ class _Builder:
         before = TEXT["before"].format(cell=label(pn, c))
         rhs = f"{before} − learning_rate·{label(gn, c)}"
         numbers = f"{self.num(p[c])} − {self.num(lr)}·{self.arg(g[c])}"
-        terms = [(before, float(p[c])), (TEXT["learning_rate"].format(grad=label(gn, c)), float(-lr * g[c]))]
+        terms = [Term(before, float(p[c])),
+                 Term(TEXT["learning_rate"].format(grad=label(gn, c)), float(-lr * g[c]), Read(gn, c))]
         return self.made(rhs, numbers, terms, "sum", [Read(pn, c), Read(gn, c), Read(ln, ())],
                          (f"{self.num(p[c])} − {self.arg(lr * g[c])}",),
                          lhs=TEXT["after"].format(cell=label(pn, c)))
 
 
 def _with_lines(e: Explanation, lines: tuple[str, ...]) -> Explanation:
-    return Explanation(e.step, e.cell, e.value, e.formula, e.expansion, e.terms, e.combine, e.reads, lines, e.note)
+    return Explanation(e.step, e.cell, e.value, e.formula, e.expansion, e.terms, e.combine, e.reads, lines, e.note,
+                       e.why)
 
 
 def _ranges(shape) -> str:
@@ -566,7 +577,13 @@ def chain_levels(iteration: Iteration, step: Step, cell: Cell, digits: int | Non
             break
         below = backward[reads[0].array]
         needed = set(r.cell for r in reads)
-        ranked = sorted(needed, key=lambda c: (-abs(float(below.value[c])), c))
+        # The cells that carry the most into the cells shown above come first (then the largest).
+        carried: dict[Cell, float] = {}
+        for link in levels[-1].links:
+            for term in link.terms:
+                if term.via is not None and term.via.array == below.name:
+                    carried[term.via.cell] = carried.get(term.via.cell, 0.0) + abs(term.value)
+        ranked = sorted(needed, key=lambda c: (-carried.get(c, 0.0), -abs(float(below.value[c])), c))
         shown = tuple(explain(iteration, below, c, digits, top) for c in ranked[:per_level])
         levels.append(Level(below.name, shown, len(ranked) - len(shown)))
         current = below
@@ -599,7 +616,8 @@ def as_json(e: Explanation) -> dict:
     return {"step": {"index": s.index, "iteration": s.iteration, "phase": s.phase, "kind": s.kind, "name": s.name},
             "cell": list(e.cell), "value": json_number(e.value), "formula": e.formula, "expansion": e.expansion,
             "combine": e.combine, "terms": [{"label": t.label, "value": json_number(t.value)} for t in e.terms],
-            "reads": [{"array": r.array, "cell": list(r.cell)} for r in e.reads], "lines": list(e.lines)}
+            "reads": [{"array": r.array, "cell": list(r.cell)} for r in e.reads], "lines": list(e.lines),
+            "note": e.note, "why": e.why}
 
 
 def reads_text(e: Explanation, limit: int = 6) -> str:
@@ -639,7 +657,7 @@ def report(iteration: Iteration, step_text: str, cell_text: str, with_chain: boo
                 out["chain_note"] = TEXT["no_chain"].format(name=step.name)
         return json.dumps(out, ensure_ascii=False, indent=1) + "\n"
     prose = [heading(iteration, step), ""]
-    lines = _wrapped(e, width) + [""] + _prose(reads_text(e), width)
+    lines = _wrapped(e, width) + (_prose(e.why, width) if e.why else []) + [""] + _prose(reads_text(e), width)
     row = batch_row(iteration, e)
     if row is not None:
         lines += _prose(TEXT["batch_row"].format(row=row[0], sample=row[1]), width)
@@ -649,8 +667,13 @@ def report(iteration: Iteration, step_text: str, cell_text: str, with_chain: boo
             lines += _prose(TEXT["no_chain"].format(name=step.name), width)
         else:
             lines += _prose(TEXT["chain"].format(cell=label(step.name, e.cell)), width)
-            for link in chain(iteration, step, e.cell)[0]:
-                lines += [""] + _wrapped(link, width)
+            for level in levels:
+                for link in level.links:
+                    lines += [""] + _wrapped(link, width)
+                if level.links[-1].why and level.array != step.name:  # once for the level's cells
+                    lines += _prose(level.links[-1].why, width)
+                if level.omitted:
+                    lines += _prose(TEXT["chain_more"].format(n=level.omitted, name=level.array), width)
     return "\n".join(_prose(prose[0], width) + prose[1:] + lines) + "\n"
 
 

@@ -69,7 +69,8 @@ class ScenarioError(Exception):
         message = visible(message)  # it may quote the file's own text
         super().__init__(message)
         self.path = None if path is None else visible(str(path))
-        self.key = None if key is None else visible(key)
+        # A key is one line, whatever the file's own key holds (a TOML key may be "\n").
+        self.key = None if key is None else visible(key).replace("\n", "\\n").replace("\t", "\\t")
         self.message = message
 
     def __str__(self) -> str:

@@ -109,13 +109,13 @@ def test_on_another_step_the_cursor_stays_on_the_result_at_the_same_index():
     assert place(c, smaller).cell == (2,)
 
 
-def test_on_another_step_an_input_is_found_by_name_else_by_its_place():
+def test_on_another_step_an_input_is_found_by_name_else_the_result():
     w2 = Cursor(2, "W2", (1, 2), (2,))
     delta1 = [Grid("delta1", (3,), produced=True), Grid("delta2", (4,)), Grid("W2", (3, 4)), Grid("u1", (3,))]
     there = place(w2, delta1)
     assert (there.slot, there.name, there.cell, there.result) == (2, "W2", (1, 2), (2,))
-    gone = place(w2, ACTIVATION)  # no W2: the same place in the list, clamped
-    assert (there.produced, gone.slot, gone.name, gone.cell, gone.result) == (False, 1, "u2", (2,), (2,))
+    gone = place(w2, ACTIVATION)  # no W2 read here: back to the result, at the cell it explained
+    assert (there.produced, gone.slot, gone.name, gone.cell, gone.result) == (False, 0, "y", (2,), (2,))
 
 
 def test_an_updates_change_stays_the_change_on_the_next_update():

@@ -409,3 +409,14 @@ def test_train_says_n_a_for_the_accuracy_of_a_run_that_diverged(tmp_path):
     last = next(line for line in out.splitlines() if line.startswith("iteration 6/6"))
     assert "accuracy n/a" in last and "accuracy nan" not in last and "50%" not in last
     assert "accuracy n/a" in next(line for line in out.splitlines() if line.startswith("final parameters"))
+
+
+def test_a_key_that_holds_a_new_line_is_reported_on_one_line(tmp_path):
+    from nnstep.engine.scenario import ScenarioError, load_scenario
+
+    path = tmp_path / "nl.toml"
+    path.write_text('name = "a"\n"\\n" = 0\nx = [0.0]\n[[layers]]\nunits = 1\nactivation = "identity"\n',
+                    encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert "\n" not in str(caught.value) and ": \\n: unknown key" in str(caught.value)

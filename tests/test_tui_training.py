@@ -357,3 +357,16 @@ def test_the_heatmaps_grey_range_is_the_whole_data_sets(tmp_path):
     other = next(it for it in map(session.iteration, range(1, 9)) if float(it.x.max()) < 8.0)
     pane = ImagePane(other)
     assert (pane.low, pane.high) == (0.0, 8.0)
+
+
+async def test_the_plot_marker_never_lands_on_its_caption():
+    app = make_app("digits_minibatch")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        loss = app.screen.query_one(LossPane)
+        for width in (40, 60, 76, 100):
+            for current in range(width):
+                line = loss._caption(width, 600, 600, current).plain
+                assert line[current] == "▲" and line.count("▲") == 1
+                # Nothing of the caption touches the marker: a space (or the edge) on each side.
+                assert all(line[i] == " " for i in (current - 1, current + 1) if 0 <= i < width), (width, current, line)

@@ -42,7 +42,7 @@ class NNStepApp(App):
     TITLE = "nnstep"
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", key_display="?", tooltip="This help", id="help"),
-        Binding("o", "open", "Open", tooltip="Open another scenario", id="open"),
+        Binding("o", "open", "Open", show=False, tooltip="Open another scenario", id="open"),
         Binding("q", "quit", "Quit", tooltip="Quit nnstep", id="quit"),
     ]
 

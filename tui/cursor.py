@@ -119,8 +119,9 @@ def start(grids: Sequence[Grid]) -> Cursor | None:
 
 def place(cursor: Cursor | None, grids: Sequence[Grid]) -> Cursor | None:
     """The cursor on another step's arrays: on a result it stays on the result (the same one of an update's
-    after and change); on an input it goes to the input of the same name, else to the same place in the list;
-    the cell is the same index where that array has it, else clamped (:func:`fit`)."""
+    after and change); on an input it goes to the input of the same name, and when the step reads no array
+    of that name, back to the result at the cell it explained; the cell is the same index where that array
+    has it, else clamped (:func:`fit`)."""
     if cursor is None or not grids:
         return None
     produced = [i for i, g in enumerate(grids) if g.produced]
@@ -129,6 +130,9 @@ def place(cursor: Cursor | None, grids: Sequence[Grid]) -> Cursor | None:
         slot = cursor.slot if cursor.slot in produced else produced[0]
     elif cursor.name in names and not grids[names.index(cursor.name)].produced:
         slot = names.index(cursor.name)
+    elif produced:  # an array this step does not read: back to its result, not to whatever sits in that place
+        slot = produced[0]
+        cursor = replace(cursor, cell=cursor.result)
     else:
         slot = _clamp(cursor.slot, len(grids))
     result = fit(cursor.result, grids[produced[0]].shape) if produced else ()

@@ -38,7 +38,7 @@ from nnstep.tui.image_pane import ImagePane
 from nnstep.tui.loss_pane import LossPane
 from nnstep.tui.navigation import SPEEDS, View
 from nnstep.tui.network_pane import NetworkPane
-from nnstep.tui.operation_pane import Explained, OperationPane
+from nnstep.tui.operation_pane import TEXT as OPERATION_TEXT, Explained, OperationPane, differ_word
 from nnstep.tui.params_pane import ParamsPane
 from nnstep.tui.steps_pane import StepsPane
 from nnstep.tui.values_pane import CHAIN_TOOLTIP, ValuesPane, reads_masks
@@ -65,7 +65,7 @@ TEXT = {
     "mine_cell": "{cell} = {theirs}, ours = {ours}{verdict}",
     "mine_same": ": the same",
     "mine_differs": ": they differ",
-    "mine_loaded": "Comparing {file}: {match} match, {differs} differ, {missing} not given. {first}",
+    "mine_loaded": "Comparing {file}: {counts}. {first}",
     "mine_loaded_first": "{key} jumps to the first difference, step {step}.",
     "mine_loaded_none": "Everything compared matches.",
     "mine_closed": "The comparison with {file} is closed.",
@@ -117,7 +117,7 @@ class DebuggerScreen(Screen):
         Binding("n,right", "next_step", "Next", tooltip="Run the next operation", id="next_step"),
         Binding("p,left", "previous_step", "Back", tooltip="Step back (the screen is exactly as it was)",
                 id="previous_step"),
-        Binding("right_square_bracket", "next_phase", "Phase", key_display="]",
+        Binding("right_square_bracket", "next_phase", "Phase", key_display="]", show=False,
                 tooltip="Jump to the first step of the next phase", id="next_phase"),
         Binding("left_square_bracket", "previous_phase", "Prev phase", key_display="[", show=False,
                 tooltip="Jump to the start of this phase, or the one before", id="previous_phase"),
@@ -126,7 +126,7 @@ class DebuggerScreen(Screen):
                 tooltip="Go to the start, before the first operation (of this iteration)", id="first_step"),
         Binding("G,end", "last_step", "End", show=False, priority=True, tooltip="Go to the last step (of this iteration)",
                 id="last_step"),
-        Binding("b", "toggle_breakpoint", "Breakpoint", tooltip="Set or clear a breakpoint on the current step",
+        Binding("b", "toggle_breakpoint", "Break", tooltip="Set or clear a breakpoint on the current step",
                 id="toggle_breakpoint"),
         Binding("c", "continue_run", "Continue", tooltip="Run on to the next breakpoint (or the last step)",
                 id="continue_run"),
@@ -445,8 +445,11 @@ class DebuggerScreen(Screen):
                 return
             first = overlay.first_divergence
             keys = self.app.key_names()
+            counts = overlay.counts()
+            summary = OPERATION_TEXT["mine_counts"].format(**counts, differ=differ_word(counts["differs"])) + \
+                (OPERATION_TEXT["mine_quirks"].format(**counts) if counts["quirk"] else "")
             self.say(TEXT["mine_loaded"].format(
-                file=overlay.name, **overlay.counts(),
+                file=overlay.name, counts=summary,
                 first=TEXT["mine_loaded_none"] if first is None else
                 TEXT["mine_loaded_first"].format(key=keys.get("first_difference", "d"), step=first + 1)))
 

@@ -162,10 +162,14 @@ class LossPane(TextView):
         hi = width - len(right) if current < width - len(right) - 1 else current - 1 - len(right)
         cells[lo:lo + len(left)] = left
         cells[hi:hi + len(right)] = right
-        start = (len(cells) - len(middle)) // 2
-        if start - 1 <= current <= start + len(middle):  # the label moves aside for the marker
-            start = current + 2 if current + 2 + len(middle) < hi - 1 else max(lo + len(left) + 1, current - 1 - len(middle))
-        cells[start:start + len(middle)] = middle
+        for label in (middle, "iterations ▸"):  # the long label, or the short one where the marker leaves no room
+            start = (len(cells) - len(label)) // 2
+            if start - 1 <= current <= start + len(label):  # the label moves aside for the marker
+                start = current + 2 if current + 2 + len(label) < hi - 1 else \
+                    max(lo + len(left) + 1, current - 1 - len(label))
+            if not start - 1 <= current <= start + len(label):
+                break
+        cells[start:start + len(label)] = label
         line = "".join(cells)[:width]
         if not 0 <= current < len(line):
             return Text(line, style=muted)

@@ -31,12 +31,16 @@ TEXT = {
     "mine_missing": "· not in {file}: nothing to compare here",
     "mine_differs": "✗ yours differs at {cell}: ours {ours}, yours {theirs} ({count} of {size} entries differ)",
     "mine_shape": "✗ yours differs in shape: ours {ours}, yours {theirs}",
-    "mine_quirk": "≈ yours differs at {cell}: ours {ours}, yours {theirs}",
+    "mine_quirk": "≈ yours is the course's own loss, not nnstep's: ours {ours}, yours {theirs}",
     "mine_quirk_after": "No later step reads the loss: the two runs do not part here.",
-    "mine_first": "This is where the two runs part: the first step that differs.",
+    "mine_first": "This is the first step that differs.",
     "likely": "likely: ",
     "mine_summary": "Comparing {file} ({source}): {counts}.",
-    "mine_counts": "{match} match, {differs} differ, {missing} not given",
+    "mine_counts": "{match} match, {differs} {differ}, {missing} not given",
+    "differ_one": "differs",
+    "differ_many": "differ",
+    "mine_legend": "In the Steps list: ✓ matches, ✗ differs, ≈ the course's own loss (no later step reads it), "
+                   "· not given.",
     "mine_quirks": ", {quirk} the course's loss",
     "mine_first_at": " The first difference is {name}, step {step}: {key} goes there.",
     "mine_none_differs": " Everything compared matches.",
@@ -294,12 +298,13 @@ class OperationPane(ScrollingTextView):
             return
         style = self.get_component_rich_style
         counts = overlay.counts()
-        summary = TEXT["mine_counts"].format(**counts)
+        summary = TEXT["mine_counts"].format(**counts, differ=differ_word(counts["differs"]))
         if counts["quirk"]:
             summary += TEXT["mine_quirks"].format(**counts)
         text.append("\n\n")
         text.append(TEXT["mine_summary"].format(file=overlay.name, source=overlay.source,
                                                 counts=summary), style="bold")
+        text.append("\n" + TEXT["mine_legend"], style=style("operation--label"))
         first = overlay.first_divergence
         if first is None:
             text.append(TEXT["mine_none_differs"], style=style("operation--match"))
@@ -331,3 +336,8 @@ class OperationPane(ScrollingTextView):
             return f"Operation · {tail}"
         full = f"Operation · iteration {iteration_of(self.run)}/{training.iterations} · {tail}"
         return full if len(full) <= self.size.width - 4 else "Iteration " + full.removeprefix("Operation · iteration ")
+
+
+def differ_word(n: int) -> str:
+    """``1 differs``, ``2 differ``."""
+    return TEXT["differ_one"] if n == 1 else TEXT["differ_many"]
