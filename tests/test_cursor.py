@@ -265,3 +265,16 @@ def test_the_marked_cells_are_highlighted_and_kept_in_view():
     assert "200.0000" in text and "rows above" in text and len(drawn.lines) <= MAX_ROWS + 1
     pieces = [p.strip() for line in drawn.lines for p in _styled(line, MARKED)]
     assert pieces and all(float(p) // 10 == 20 for p in pieces)
+
+
+def test_a_cell_clamped_on_a_smaller_array_comes_back_when_the_array_is_large_again():
+    x = Cursor(1, "x", (65, 39), (0, 0))
+    wide = [Grid("u1", (100, 40), produced=True), Grid("x", (100, 64))]
+    narrow = [Grid("delta2", (100, 10), produced=True), Grid("x", (100, 10))]
+    there = place(x, narrow)
+    assert (there.name, there.cell) == ("x", (65, 9))
+    back = place(there, wide)
+    assert (back.name, back.cell, back.chosen) == ("x", (65, 39), None)
+    # A key press makes the cell on screen the chosen one.
+    moved = move(there, narrow, "up")
+    assert moved.cell == (64, 9) and place(moved, wide).cell == (64, 9)

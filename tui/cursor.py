@@ -91,6 +91,9 @@ class Cursor:
     produced: bool = False
     #: The column that up and down aim for, kept across a narrower array on the way (None: the cursor's own).
     column: int | None = None
+    #: The cell the user chose, where a step with a smaller array clamped it (None: ``cell`` itself), so
+    #: that a later step with the array as large again puts the cursor back: x[65,39], not x[65,9].
+    chosen: Cell | None = None
 
 
 def _clamp(i: int, n: int) -> int:
@@ -132,11 +135,14 @@ def place(cursor: Cursor | None, grids: Sequence[Grid]) -> Cursor | None:
         slot = names.index(cursor.name)
     elif produced:  # an array this step does not read: back to its result, not to whatever sits in that place
         slot = produced[0]
-        cursor = replace(cursor, cell=cursor.result)
+        cursor = replace(cursor, cell=cursor.result, chosen=None)
     else:
         slot = _clamp(cursor.slot, len(grids))
     result = fit(cursor.result, grids[produced[0]].shape) if produced else ()
-    placed = _on(replace(cursor, result=result), grids, slot, fit(cursor.cell, grids[slot].shape))
+    wanted = cursor.cell if cursor.chosen is None else cursor.chosen
+    cell = fit(wanted, grids[slot].shape)
+    placed = replace(_on(replace(cursor, result=result), grids, slot, cell),
+                     chosen=None if cell == tuple(wanted) or len(cell) != len(wanted) else tuple(wanted))
     return cursor if placed == replace(cursor, column=None) else placed  # where it was: up/down keep their aim
 
 
@@ -169,7 +175,7 @@ def move(cursor: Cursor, grids: Sequence[Grid], direction: Direction) -> Cursor:
 def _on(cursor: Cursor, grids: Sequence[Grid], slot: int, cell: Cell) -> Cursor:
     grid = grids[slot]
     return replace(cursor, slot=slot, name=grid.name, cell=cell, result=cell if grid.produced else cursor.result,
-                   produced=grid.produced, column=None)
+                   produced=grid.produced, column=None, chosen=None)
 
 
 def index_label(name: str, cell: Cell) -> str:
