@@ -315,16 +315,10 @@ def _check(args) -> int:
 
     from nnstep.engine.formats import shape_label
     from nnstep.engine.gradcheck import ATOL, H, RESOLVE, RTOL, check_gradients, kinks, resolution
-    from nnstep.engine.session import Session
 
-    scenario = _load(args.file, args.verb)
-    wanted = _iterations(scenario, (args.iteration, args.iteration), f"--iteration {args.iteration}")
-    if isinstance(wanted, str):
-        error(f"nnstep: {wanted}")
-        return EXIT_BAD_INPUT
-    training = Session(scenario)
-    training.advance(args.iteration - 1)
-    result = training.iteration(args.iteration)
+    result = _one_iteration(args)
+    if isinstance(result, int):
+        return result
     sc = result.scenario
     if sc.loss is None:
         print(f"{sc.shown_path}: forward-only scenario (no loss): there are no gradients to check")

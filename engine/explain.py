@@ -594,16 +594,16 @@ def chain_levels(iteration: Iteration, step: Step, cell: Cell, digits: int | Non
 
 
 def chain(iteration: Iteration, step: Step, cell: Cell, digits: int | None = None, per_level: int = 4,
-          top: int = 8) -> tuple[tuple[Explanation, ...], tuple[str, ...]]:
+          top: int = 8) -> tuple[Explanation, ...]:
     """The chain's links from the loss down to the cell, loss first; a level that leaves cells out says so
-    on its last link's last line. The notes are empty (kept for callers that show them after the links)."""
+    on its last link's last line. A forward step has none."""
     links: list[Explanation] = []
     for level in chain_levels(iteration, step, cell, digits, per_level, top):
         links.extend(level.links)
         if level.omitted:
             last = links[-1]
             links[-1] = _with_lines(last, last.lines + (TEXT["chain_more"].format(n=level.omitted, name=level.array),))
-    return tuple(links), ()
+    return tuple(links)
 
 
 # --- the command line ------------------------------------------------------------------------------------

@@ -237,7 +237,7 @@ async def test_the_chain_from_the_loss_down_to_a_gradient_cell(size):
         operation, values, params = parts(app)
         assert "e: the chain from the loss down to grad_W1[1,2]" in norm(shown(operation))
         await pilot.press("e")
-        links, _ = chain(run, step, (1, 2), digits=4)
+        links = chain(run, step, (1, 2), digits=4)
         text = norm(shown(operation))
         assert text.startswith("The chain from the loss down to grad_W1[1,2]:")
         for link in links:

@@ -390,14 +390,14 @@ class DebuggerScreen(Screen):
         digits = self.digits  # the plugged-in numbers to as many significant digits as the pane shows decimals
         e = explain(self.run, step, cursor.result, digits=digits)
         has_chain = self._chained()
-        links = notes = None
+        links = None
         if self.view.chain and has_chain:  # on a forward step, the chain waits for a step that has one
-            links, notes = chain(self.run, step, cursor.result, digits=digits)
+            links = chain(self.run, step, cursor.result, digits=digits)
         reads = reads_masks(shown, e.reads)
         visiting = "" if here.produced else index_label(here.name, cursor.cell)
         was_read = here.source in reads and not here.theirs and bool(reads[here.source][cursor.cell])
         return Explained(label(step.name, cursor.result), e.lines, visiting, was_read,
-                         None if links is None else tuple(link.lines for link in links), tuple(notes or ()),
+                         None if links is None else tuple(link.lines for link in links),
                          has_chain, self._mine_cell(here, cursor.cell)), reads
 
     @staticmethod

@@ -61,9 +61,8 @@ class Explained:
     #: The cursor's cell when it is not the explained one (on an input), else ""; and whether that cell was read.
     visiting: str = ""
     visiting_read: bool = False
-    #: The chain's links (each as its lines) and notes, when the chain is shown; None when it is not.
+    #: The chain's links (each as its lines), when the chain is shown; None when it is not.
     chain: tuple[tuple[str, ...], ...] | None = None
-    chain_notes: tuple[str, ...] = ()
     #: Whether this step has a chain at all (a delta, a gradient, an update).
     has_chain: bool = False
     #: With the cursor on the user's own array (the compare overlay): their cell against ours, else "".
@@ -168,8 +167,6 @@ class OperationPane(ScrollingTextView):
             for link in explained.chain:
                 text.append("\n")
                 self._explanation_lines(text, link, width, formula)
-            for note in explained.chain_notes:
-                text.append("\n" + note, style=label)
             text.append("\n" + TEXT["chain_hide"].format(key=keys.get("hide_cell", "Escape"),
                                                           again=keys.get("show_chain", "e")), style=label)
         elif explained.lines:
